@@ -1,0 +1,356 @@
+"""The one trainer: joint loss L = L_rec + γ·L_kge + λ·L_lrd (paper Eq. 16), early stopping on
+dev, best checkpoint reloaded for the test pass, resumable run directories."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import ConfigError, InputError, LrdError, OutputError
+from ..io import DirLock, atomic_torch_save, atomic_write_json, atomic_write_text
+from .data import KGSampler, NegativeSampler, SequenceData
+from .evaluate import evaluate
+
+__all__ = ["TrainingDiverged", "Trainer", "train", "resolve_device", "load_run", "evaluate_run"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(LrdError):
+    """A loss became NaN or infinite."""
+
+    exit_code = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, l2: float) -> torch.optim.Optimizer:
+    """Adam with L2 (weight decay) on every parameter except biases (as the reference)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if "bias" in name else decay).append(p)
+    return torch.optim.Adam([{"params": decay, "weight_decay": l2},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Trainer:
+    """Owns the model, samplers and optimiser of one run directory."""
+
+    def __init__(self, graph, cfg: Dict[str, Any], run_dir: Path, *, progress: bool = True,
+                 log: Callable[[str], None] = _stderr) -> None:
+        from ..models import build_model
+
+        self.graph = graph
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.log = log
+        t = cfg["train"]
+        if t["num_threads"]:
+            torch.set_num_threads(int(t["num_threads"]))
+        seed_everything(int(t["seed"]), bool(t["deterministic"]))
+        self.device = resolve_device(t["device"])
+        self.data = SequenceData(graph.dataset, history=t["history"])
+        if len(self.data.train) == 0:
+            raise InputError("no training instances: every user has a single train interaction")
+        self.model = build_model(cfg, graph).to(self.device)
+        self.opt = make_optimizer(self.model, float(t["lr"]), float(t["l2"]))
+        self.gen = torch.Generator().manual_seed(int(t["seed"]))
+        self.neg = NegativeSampler(self.data, self.gen)
+        self.kge_on = bool(cfg["kge"]["enabled"]) and (graph.dataset.relations or graph.dataset.attributes)
+        self.kg = KGSampler(graph.dataset, self.model.layout, self.gen, cfg["kge"]["head_prob"]) if self.kge_on else None
+        if self.kg is not None and len(self.kg) == 0:
+            self.kg, self.kge_on = None, False
+        g = cfg["kge"]["gamma"]
+        # γ auto (reference §2.5): explicit triplets / all interactions
+        self.gamma = (len(self.kg) / graph.dataset.num_interactions if self.kg is not None else 0.0) \
+            if g == "auto" else float(g)
+        self.lam = float(cfg["lrd"]["lambda"]) if cfg["lrd"]["enabled"] else 0.0
+        self.epoch = 0
+        self.best_score = -float("inf")
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.history: List[Dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> Dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "lrdgraph_version": __version__,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "epoch": self.epoch,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "history": json.dumps(self.history),
+            "rng": {"sampler": self.gen.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        }
+
+    def load_state(self, path: Path, *, full: bool = True) -> None:
+        ck = load_checkpoint(path)
+        self.model.load_state_dict(ck["model"])
+        if not full:
+            return
+        self.opt.load_state_dict(ck["optimizer"])
+        self.epoch = int(ck["epoch"])
+        self.best_score = float(ck["best_score"])
+        self.best_epoch = int(ck["best_epoch"])
+        self.bad_epochs = int(ck["bad_epochs"])
+        self.history = json.loads(ck["history"])
+        self.gen.set_state(ck["rng"]["sampler"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if torch.cuda.is_available() and ck["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+
+    # ------------------------------------------------------------------ one epoch
+    def train_epoch(self) -> Dict[str, float]:
+        t = self.cfg["train"]
+        model, data, dev = self.model, self.data, self.device
+        model.train()
+        n = len(data.train)
+        perm = torch.randperm(n, generator=self.gen)
+        kg = self.kg.sample(n) if self.kg is not None else None
+        bs = int(t["batch_size"])
+        sums: Dict[str, float] = {}
+        steps = 0
+        batches = range(0, n, bs)
+        it = batches
+        if self.progress:
+            from tqdm.auto import tqdm
+            it = tqdm(batches, desc=f"epoch {self.epoch + 1}", leave=False, dynamic_ncols=True)
+        for s in it:
+            idx = perm[s:s + bs]
+            b = data.train.batch(idx, dev)
+            users = data.train.user[idx]
+            negs = self.neg.sample(users, (int(t["num_neg"]),)).to(dev)
+            b["candidates"] = torch.cat([b["item"].unsqueeze(1), negs], dim=1)
+            if model.use_lrd:
+                b["lrd_neg"] = self.neg.sample(users, (b["history"].shape[1],)).to(dev)
+            if kg is not None:
+                b.update({k: v[s:s + bs].to(dev) for k, v in kg.items()})
+            losses = model.losses(b, kge=kg is not None)
+            total = losses["rec"]
+            if "kge" in losses:
+                total = total + self.gamma * losses["kge"]
+            if "lrd" in losses:
+                total = total + self.lam * losses["lrd"]
+            for k, v in losses.items():
+                if not torch.isfinite(v):
+                    raise TrainingDiverged(
+                        f"the {k} loss became {v.item()} in epoch {self.epoch + 1} (step {steps + 1}); "
+                        f"the last good checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'}"
+                        + ("" if (self.run_dir / "checkpoints" / "last.pt").exists() else " (none written yet)")
+                        + "; try a lower train.lr")
+            self.opt.zero_grad(set_to_none=True)
+            total.backward()
+            if t["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(t["grad_clip"]))
+            self.opt.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            sums["total"] = sums.get("total", 0.0) + float(total.detach())
+            steps += 1
+        return {k: v / max(steps, 1) for k, v in sums.items()}
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> Dict[str, Any]:
+        t, ev = self.cfg["train"], self.cfg["eval"]
+        metric = ev["metric"]
+        ckdir = self.run_dir / "checkpoints"
+        ckdir.mkdir(parents=True, exist_ok=True)
+        while self.epoch < int(t["epochs"]):
+            t0 = time.perf_counter()
+            losses = self.train_epoch()
+            t1 = time.perf_counter()
+            dev = evaluate(self.model, self.data, "dev", [ev["dev_protocol"]], ev["ks"],
+                           batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
+                           device=self.device, progress=self.progress)[ev["dev_protocol"]]
+            t2 = time.perf_counter()
+            self.epoch += 1
+            score = dev[metric]
+            improved = score > self.best_score
+            if improved:
+                self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+            else:
+                self.bad_epochs += 1
+            rec = {"epoch": self.epoch, "loss": losses, "dev": {ev["dev_protocol"]: dev},
+                   "seconds": {"train": round(t1 - t0, 3), "dev_eval": round(t2 - t1, 3)},
+                   "best": improved}
+            self.history.append(rec)
+            state = self.state()
+            if improved:
+                atomic_torch_save(state, ckdir / "best.pt")
+            atomic_torch_save(state, ckdir / "last.pt")
+            atomic_write_text(self.run_dir / "metrics.jsonl",
+                              "".join(json.dumps(r) + "\n" for r in self.history))
+            loss_txt = " ".join(f"{k}={v:.4f}" for k, v in losses.items())
+            self.log(f"epoch {self.epoch:3d}  {loss_txt}  dev {metric}={score:.4f} "
+                     f"HR@{metric.split('@')[1]}={dev.get('HR@' + metric.split('@')[1], float('nan')):.4f}"
+                     f"{'  *' if improved else ''}  ({t1 - t0:.1f}s + {t2 - t1:.1f}s eval)")
+            if self.epoch >= int(t["min_epochs"]) and self.bad_epochs >= int(t["patience"]) > 0:
+                self.log(f"early stop: no dev {metric} improvement for {self.bad_epochs} epochs")
+                break
+        return self.finish()
+
+    def finish(self) -> Dict[str, Any]:
+        ev = self.cfg["eval"]
+        best = self.run_dir / "checkpoints" / "best.pt"
+        if best.exists():
+            self.load_state(best, full=False)
+        t0 = time.perf_counter()
+        test = evaluate(self.model, self.data, "test", ev["protocols"], ev["ks"],
+                        batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
+                        device=self.device, progress=self.progress)
+        best_dev = next((r["dev"] for r in self.history if r["epoch"] == self.best_epoch), {})
+        results = {
+            "protocols": test,
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epoch,
+            "dev": best_dev,
+            "selection": {"metric": ev["metric"], "split": "dev", "protocol": ev["dev_protocol"]},
+            "gamma": self.gamma,
+            "lambda": self.lam,
+            "seconds": {"train_total": round(sum(r["seconds"]["train"] for r in self.history), 2),
+                        "dev_eval_total": round(sum(r["seconds"]["dev_eval"] for r in self.history), 2),
+                        "test_eval": round(time.perf_counter() - t0, 2)},
+            "device": str(self.device),
+            "config": self.cfg,
+        }
+        atomic_write_json(self.run_dir / "results.json", results)
+        for p, m in test.items():
+            self.log(f"test ({p}): " + "  ".join(f"{k}={v:.4f}" for k, v in m.items() if k != "rows"))
+        return results
+
+
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """Load a checkpoint without executing code from it (``weights_only=True``)."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError("checkpoint not found", path=path)
+    except pickle.UnpicklingError as exc:
+        raise InputError("refusing to load: the checkpoint holds objects other than plain "
+                         f"tensors ({str(exc).splitlines()[0][:200]})", path=path)
+    except Exception as exc:
+        raise InputError(f"cannot read checkpoint: {type(exc).__name__}: {str(exc)[:200]}", path=path)
+
+
+def _prepare_run_dir(out: Path, cfg: Dict[str, Any], graph_dir: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputError("run directory is not empty; pass --overwrite to replace it or "
+                              "--resume to continue it", path=out)
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    for name in ("items.csv", "users.csv"):
+        src = graph_dir / name
+        if src.exists():
+            shutil.copyfile(src, out / name)
+
+
+def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwrite: bool = False,
+          progress: bool = True, log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
+    """Train a model on a graph directory into run directory ``out`` (see ``lrdgraph train``)."""
+    from ..graph import load_graph
+
+    graph_dir = Path(graph_dir).resolve()
+    out = Path(out)
+    cfg = dict(cfg)
+    cfg["data"] = {"graph": str(graph_dir)}
+    graph = load_graph(graph_dir)
+    with DirLock(out):
+        _prepare_run_dir(out, cfg, graph_dir, overwrite)
+        trainer = Trainer(graph, cfg, out, progress=progress, log=log)
+        log(f"{trainer.model!r} on {trainer.device}; {len(trainer.data.train)} training instances; "
+            f"γ={trainer.gamma:.3f} λ={trainer.lam}")
+        return trainer.fit()
+
+
+def load_run(run_dir: str | Path) -> tuple[Dict[str, Any], Any]:
+    import yaml
+    from ..config import merge, load_defaults, validate_config
+    from ..graph import load_graph
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        raise InputError("not a run directory (config.yaml is missing)", path=run_dir)
+    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    graph = load_graph(cfg["data"]["graph"])
+    return cfg, graph
+
+
+def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = _stderr,
+           epochs: Optional[int] = None) -> Dict[str, Any]:
+    """Continue a run from its ``checkpoints/last.pt`` (model, optimiser, RNG, early stopping)."""
+    run_dir = Path(run_dir)
+    cfg, graph = load_run(run_dir)
+    if epochs is not None:
+        cfg["train"]["epochs"] = epochs
+    with DirLock(run_dir):
+        trainer = Trainer(graph, cfg, run_dir, progress=progress, log=log)
+        last = run_dir / "checkpoints" / "last.pt"
+        if last.exists():
+            trainer.load_state(last)
+            log(f"resuming after epoch {trainer.epoch} (best dev {cfg['eval']['metric']}="
+                f"{trainer.best_score:.4f} at epoch {trainer.best_epoch})")
+        else:
+            log("no checkpoint yet: starting from the beginning")
+        done = trainer.bad_epochs >= int(cfg["train"]["patience"]) > 0 and trainer.epoch >= int(cfg["train"]["min_epochs"])
+        return trainer.finish() if done else trainer.fit()
+
+
+def evaluate_run(run_dir: str | Path, protocols: List[str], *, progress: bool = True,
+                 log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
+    """Evaluate a run's best checkpoint on the test split; merge into ``results.json``."""
+    run_dir = Path(run_dir)
+    cfg, graph = load_run(run_dir)
+    trainer = Trainer(graph, cfg, run_dir, progress=progress, log=log)
+    ck = run_dir / "checkpoints" / "best.pt"
+    trainer.load_state(ck, full=False)
+    ev = cfg["eval"]
+    res = evaluate(trainer.model, trainer.data, "test", protocols, ev["ks"],
+                   batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
+                   device=trainer.device, progress=progress)
+    path = run_dir / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {"config": cfg}
+    results.setdefault("protocols", {}).update(res)
+    atomic_write_json(path, results)
+    return res
