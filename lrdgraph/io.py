@@ -32,6 +32,9 @@ __all__ = [
 
 PathLike = Union[str, Path]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
@@ -45,6 +48,7 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -178,6 +182,7 @@ def output_dir(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
     lock = DirLock(path)
     with lock:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_UMASK)
         try:
             yield tmp
             if path.exists():

@@ -1,0 +1,266 @@
+"""The ``lrdgraph`` command line. It only parses options, calls the library and prints.
+
+Heavy imports (torch, torch_geometric, sentence_transformers) happen inside the commands, so
+``lrdgraph --help`` answers at once.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+from lrdgraph import __version__
+from lrdgraph.errors import LrdError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(msg: str, code: int) -> None:
+    click.echo(f"lrdgraph: error: {msg}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn library errors into one line on stderr and an exit code (2 input, 1 other)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except LrdError as exc:
+            if debug:
+                raise
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; outputs already written are intact", 130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:  # a bug or an environment failure
+            if debug:
+                raise
+            _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+    return wrapper
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="lrdgraph")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """Relation-aware sequential recommendation with latent relations discovered from item text.
+
+    \b
+    Typical use:
+      lrdgraph build-graph --dataset demo --out runs/demo-graph
+      lrdgraph train runs/demo-graph --model kda --lrd --out runs/demo-kda
+      lrdgraph evaluate runs/demo-kda
+    """
+
+
+# ---------------------------------------------------------------------------- build-graph
+@cli.command("build-graph", context_settings=CONTEXT)
+@click.option("--dataset", "kind", type=click.Choice(["demo", "rechorus", "ml-100k", "csv"]),
+              required=True, help="Input format.")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of a rechorus / ml-100k / csv data set.")
+@click.option("--interactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="csv: interactions file (user, item, timestamp).")
+@click.option("--items", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="csv: items file (id, text and attribute columns).")
+@click.option("--relations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="csv: relations file (head, relation, tail).")
+@click.option("--user-col", default=None, help="csv: user column [user].")
+@click.option("--item-col", default=None, help="csv: item column of interactions [item].")
+@click.option("--time-col", default=None, help="csv: timestamp column [timestamp].")
+@click.option("--item-id-col", default=None, help="csv: id column of the items file [item].")
+@click.option("--text-cols", default=None, help="csv: comma-separated text columns of items.")
+@click.option("--attr-cols", default=None, help="csv: comma-separated attribute columns of items.")
+@click.option("--k-core", type=click.IntRange(min=0), default=None,
+              help="ml-100k / csv: k-core filtering (ml-100k default 5, csv default 0).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of generated splits / negatives / demo data.")
+@click.option("--encoder", type=click.Choice(["local", "openai", "tfidf"]), default="local",
+              show_default=True, help="Text feature backend.")
+@click.option("--encoder-model", default=None,
+              help="Model name (openai) or local sentence-transformers directory (local).")
+@click.option("--base-url", default=None, help="OpenAI-compatible server (openai only); the key "
+              "comes from OPENAI_API_KEY.")
+@click.option("--dim", type=click.IntRange(min=2), default=None, help="tfidf: feature size [64].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Feature cache [$LRDGRAPH_CACHE or ~/.cache/lrdgraph/features].")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Graph directory to write.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[Path],
+                    items: Optional[Path], relations: Optional[Path], user_col, item_col, time_col,
+                    item_id_col, text_cols, attr_cols, k_core, seed: int, encoder: str,
+                    encoder_model, base_url, dim, cache_dir, out: Path, overwrite: bool,
+                    quiet: bool) -> None:
+    """Read a data set, encode item text and write the item graph to --out."""
+    from lrdgraph.api import build_graph_dir
+
+    if base_url and encoder != "openai":
+        raise click.UsageError("--base-url applies to --encoder openai only")
+    if dim is not None and encoder != "tfidf":
+        raise click.UsageError("--dim applies to --encoder tfidf only")
+    options: dict = {}
+    if kind in ("rechorus", "ml-100k"):
+        if data_dir is None:
+            raise click.UsageError(f"--dataset {kind} needs --data-dir")
+        options["data_dir"] = data_dir
+    elif kind == "csv":
+        if interactions is None and data_dir is None:
+            raise click.UsageError("--dataset csv needs --interactions (or --data-dir)")
+        if interactions is not None and data_dir is not None:
+            raise click.UsageError("give either --interactions or --data-dir, not both")
+        options["interactions"] = interactions or data_dir
+        for key, val in (("items", items), ("relations", relations), ("user_col", user_col),
+                         ("item_col", item_col), ("time_col", time_col),
+                         ("item_id_col", item_id_col)):
+            if val is not None:
+                options[key] = val
+        if text_cols:
+            options["text_cols"] = [c.strip() for c in text_cols.split(",") if c.strip()]
+        if attr_cols:
+            options["attr_cols"] = [c.strip() for c in attr_cols.split(",") if c.strip()]
+    if kind != "csv" and any(v is not None for v in (interactions, items, relations, user_col,
+                                                      item_col, time_col, text_cols, attr_cols)):
+        raise click.UsageError("--interactions/--items/--relations/--*-col apply to --dataset csv only")
+    if kind in ("ml-100k", "csv", "demo"):
+        options["seed"] = seed
+    if k_core is not None:
+        if kind not in ("ml-100k", "csv"):
+            raise click.UsageError("--k-core applies to --dataset ml-100k and csv only")
+        options["k_core"] = k_core
+    info = build_graph_dir(kind, options, out, encoder=encoder, encoder_model=encoder_model,
+                           base_url=base_url, dim=dim, cache_dir=cache_dir, overwrite=overwrite,
+                           progress=not quiet)
+    click.echo(_format_info(info))
+    click.echo(f"graph written to {out}")
+
+
+def _format_info(info: dict) -> str:
+    lines = [f"data set: {info['name']}"]
+    lines.append("nodes:  " + ", ".join(f"{k} {v:,}" for k, v in info["nodes"].items()))
+    lines.append("edges:")
+    lines += [f"  {k:<32} {v:>12,}" for k, v in info["edges"].items()]
+    lines.append("splits: " + ", ".join(f"{k} {v:,}" for k, v in info["splits"].items()))
+    lines.append("relations: " + ", ".join(info["relations"]))
+    tc = info["text_coverage"]
+    lines.append(f"text: {tc['items_with_text']:,} / {tc['items']:,} items ({tc['fraction']:.1%})")
+    enc = info["encoder"]
+    lines.append(f"encoder: {enc.get('backend')} {enc.get('model', '')} (dim {info['feature_dim']})")
+    dropped = (info.get("report") or {}).get("dropped_relation_edges") or {}
+    if any(dropped.values()):
+        lines.append("dropped relation edges naming unknown items: "
+                     + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+    for w in (info.get("report") or {}).get("warnings", []) or []:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+@cli.command("graph-info", context_settings=CONTEXT)
+@click.argument("graph_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
+    """Counts per node and edge type, text coverage and encoder of a graph directory."""
+    from lrdgraph.graph import load_graph
+    from lrdgraph.io import to_jsonable
+
+    info = load_graph(graph_dir).info()
+    click.echo(json.dumps(to_jsonable(info), indent=2) if fmt == "json" else _format_info(info))
+
+
+# ---------------------------------------------------------------------------- train
+@cli.command("train", context_settings=CONTEXT)
+@click.argument("graph_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", type=click.Choice(["rcf", "kda"]), default=None, help="Recommender [kda].")
+@click.option("--lrd/--no-lrd", default=None, help="Latent relation discovery [on].")
+@click.option("--num-latent", type=click.IntRange(min=0), default=None, help="Latent relations K.")
+@click.option("--lrd-objective", type=click.Choice(["paper", "reference"]), default=None)
+@click.option("--lrd-features", type=click.Choice(["text", "id"]), default=None,
+              help="Extractor input: text features, or ID embeddings (the 'w/o LLM' ablation).")
+@click.option("--kge/--no-kge", default=None, help="Knowledge-graph-embedding task [on].")
+@click.option("--relation-evidence", type=click.Choice(["none", "graph"]), default=None)
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--patience", type=click.IntRange(min=0), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None)
+@click.option("--deterministic", is_flag=True, default=None, help="Deterministic torch algorithms.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML config file (see lrdgraph/configs/defaults.yaml).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any setting, e.g. --set lrd.lambda=5 (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Continue an interrupted run directory.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kge,
+              relation_evidence, epochs, patience, lr, seed, device, deterministic, config_file,
+              overrides, out, resume, overwrite, quiet) -> None:
+    """Train RCF or KDA (with LRD and the KGE task) on GRAPH_DIR into --out."""
+    from lrdgraph.config import resolve_config
+    from lrdgraph.train.trainer import resume as resume_run
+    from lrdgraph.train.trainer import train
+
+    if resume is not None:
+        if graph_dir is not None or out is not None or config_file is not None or overrides:
+            raise click.UsageError("--resume takes the run directory only (its config is reused)")
+        resume_run(resume, progress=not quiet)
+        click.echo(f"results in {resume / 'results.json'}")
+        return
+    options = {"model.name": model, "lrd.enabled": lrd, "lrd.num_latent": num_latent,
+               "lrd.objective": lrd_objective, "lrd.features": lrd_features, "kge.enabled": kge,
+               "model.relation_evidence": relation_evidence, "train.epochs": epochs,
+               "train.patience": patience, "train.lr": lr, "train.seed": seed,
+               "train.device": device, "train.deterministic": deterministic}
+    cfg = resolve_config(model=model, config_file=config_file, options=options, overrides=overrides)
+    if graph_dir is None:
+        graph_dir = (cfg.get("data") or {}).get("graph")
+        if graph_dir is None:
+            raise click.UsageError("give GRAPH_DIR (or data.graph in the --config file)")
+    if out is None:
+        raise click.UsageError("--out is required (the run directory)")
+    train(graph_dir, cfg, out, overwrite=overwrite, progress=not quiet)
+    click.echo(f"results in {out / 'results.json'}")
+
+
+@cli.command("evaluate", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--protocol", type=click.Choice(["sampled", "full", "both"]), default="both",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
+    """Evaluate a run's best checkpoint on the test split (both protocols by default)."""
+    from lrdgraph.train.trainer import evaluate_run
+
+    protocols = ["sampled", "full"] if protocol == "both" else [protocol]
+    res = evaluate_run(run_dir, protocols, progress=not quiet)
+    if fmt == "json":
+        click.echo(json.dumps(res, indent=2))
+        return
+    for p, m in res.items():
+        click.echo(f"{p:8s} " + "  ".join(f"{k}={v:.4f}" for k, v in m.items() if k != "rows")
+                   + f"  ({m['rows']} rows)")
+
+
+def main() -> None:
+    cli(prog_name="lrdgraph")
+
+
+if __name__ == "__main__":
+    main()

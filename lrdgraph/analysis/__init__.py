@@ -1,0 +1,1 @@
+"""Analysis of trained runs: edge export, recommendations with reasons, relation reports."""
