@@ -1,7 +1,8 @@
 """Which predefined relations hold between history items and candidates, on the model's device.
 
-Item-item relations are looked up as sorted 64-bit keys ``(rel * N + head) * N + tail`` with
-:func:`torch.searchsorted`; "same <attribute>" relations compare attribute-value ids (multi-valued
+Item-item relations are looked up as sorted 64-bit pair keys ``head * N + tail`` (each edge
+inserted in both directions, with a bitmask of the relations holding between the pair) with one
+:func:`torch.searchsorted` per batch; "same <attribute>" relations compare attribute-value ids (multi-valued
 attributes included: two items share the attribute iff they have a value in common). A pair
 holds an item-item relation if the edge exists in either direction (``i -> j`` or ``j -> i``):
 the history item may be the head or the tail of e.g. an also-bought edge.
@@ -55,14 +56,28 @@ class RelationIndex(torch.nn.Module):
         self.item_relation_names: List[str] = list(item_relations)
         self.attribute_names: List[str] = list(attributes)
         n = self.num_items
-        if n > 0 and len(item_relations) * n * n >= 2**62:
-            raise ValueError("too many items for 64-bit relation keys")
-        keys = []
+        if n > 0 and n * n >= 2**62:
+            raise ValueError("too many items for 64-bit pair keys")
+        if len(item_relations) > 62:
+            raise ValueError("at most 62 item-item relations are supported")
+        # One sorted array of undirected pair keys (both directions inserted) with a bitmask of
+        # the relations that hold between the pair: one searchsorted answers every relation.
+        keys, masks = [], []
         for r, ei in enumerate(item_relations.values()):
             ei = np.asarray(ei, dtype=np.int64)
-            keys.append((r * n + ei[0]) * n + ei[1])
-        k = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
-        self.register_buffer("keys", torch.as_tensor(k), persistent=False)
+            for a, b in ((ei[0], ei[1]), (ei[1], ei[0])):
+                keys.append(a * n + b)
+                masks.append(np.full(a.shape[0], 1 << r, dtype=np.int64))
+        if keys:
+            k = np.concatenate(keys)
+            mk = np.concatenate(masks)
+            uniq, inv = np.unique(k, return_inverse=True)
+            bits = np.zeros(len(uniq), dtype=np.int64)
+            np.bitwise_or.at(bits, inv, mk)
+        else:
+            uniq = bits = np.zeros(0, dtype=np.int64)
+        self.register_buffer("keys", torch.as_tensor(uniq), persistent=False)
+        self.register_buffer("bits", torch.as_tensor(bits), persistent=False)
         for a, (item, value) in attributes.items():
             # padding rows: -1 for padding item values, -2 never equal to -1, see _attr()
             self.register_buffer(f"values_{a}", padded_values(item, value, n), persistent=False)
@@ -74,12 +89,12 @@ class RelationIndex(torch.nn.Module):
     def attribute_values(self, name: str) -> Tensor:
         return getattr(self, f"values_{name}")
 
-    def _has_key(self, query: Tensor) -> Tensor:
+    def _pair_bits(self, query: Tensor) -> Tensor:
+        """Relation bitmask of each undirected pair key (0 where no edge)."""
         if self.keys.numel() == 0:
-            return torch.zeros_like(query, dtype=torch.bool)
-        pos = torch.searchsorted(self.keys, query)
-        pos = pos.clamp_max(self.keys.numel() - 1)
-        return self.keys[pos] == query
+            return torch.zeros_like(query)
+        pos = torch.searchsorted(self.keys, query).clamp_max(self.keys.numel() - 1)
+        return torch.where(self.keys[pos] == query, self.bits[pos], torch.zeros_like(query))
 
     def forward(self, history: Tensor, candidates: Tensor) -> Tensor:
         """Bool ``[B, C, H, R]``: relation ``r`` holds between ``history[b, h]`` and
@@ -91,10 +106,10 @@ class RelationIndex(torch.nn.Module):
         h = history.clamp_max(n - 1).unsqueeze(1)  # [B, 1, H]
         c = candidates.clamp_max(n - 1).unsqueeze(2)  # [B, C, 1]
         out = []
-        for r in range(len(self.item_relation_names)):
-            fwd = self._has_key((r * n + h) * n + c)
-            bwd = self._has_key((r * n + c) * n + h)
-            out.append((fwd | bwd) & valid)
+        if self.item_relation_names:
+            bits = self._pair_bits(h * n + c)  # [B, C, H]
+            for r in range(len(self.item_relation_names)):
+                out.append(((bits >> r) & 1).bool() & valid)
         for a in self.attribute_names:
             vals = self.attribute_values(a)
             hv = vals[history.clamp_max(n)]  # [B, H, m]; padding row is all -1
