@@ -478,6 +478,12 @@ def assemble_dataset(name: str, user: Sequence[str], item: Sequence[str], time: 
 
     tr, dv, te = leave_one_out(u, it, time)
     rng = np.random.default_rng(seed)
+    n_seen = np.bincount(np.unique(u * len(item_ids) + it) // len(item_ids), minlength=len(user_ids))
+    if n_neg > 0 and (n_seen >= len(item_ids)).any():
+        bad = int(np.argmax(n_seen >= len(item_ids)))
+        raise InputError(f"user {user_ids[bad]!r} has interacted with every item, so no negatives "
+                         f"can be drawn for the sampled protocol (the data set has only "
+                         f"{len(item_ids)} items)", path=source, field=user_field)
     negs = sample_negatives(np.r_[u[dv], u[te]], (u, it), len(item_ids), n_neg, rng)
     dev_neg, test_neg = negs[: len(dv)], negs[len(dv):]
     report.update({"seed": int(seed), "n_neg": int(n_neg),

@@ -43,6 +43,8 @@ def read_rechorus(data_dir: str | Path, name: Optional[str] = None) -> Dataset:
             "item": int_column(df, "item_id", p),
             "time": int_column(df, "time", p, min_value=0),
         }
+        if len(df) == 0:
+            raise InputError(f"no interactions in {s}.csv (the file has no rows)", path=p, line=2)
         if s != "train":
             lists = parse_list_column(df, "neg_items", p)
             lens = {len(x) for x in lists}
