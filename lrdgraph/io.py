@@ -24,6 +24,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_torch_save",
+    "unpickling_reason",
     "output_dir",
     "DirLock",
     "sha256_file",
@@ -87,6 +88,19 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
 
     with atomic_write(path, "wb") as fh:
         torch.save(obj, fh)
+
+
+def unpickling_reason(exc: BaseException, limit: int = 200) -> str:
+    """The line of a ``torch.load(weights_only=True)`` refusal that says what was refused.
+
+    torch's message starts with advice to retry with ``weights_only=False`` (which would run
+    the file's code); the useful line names the blocked global, e.g. ``Trying to load
+    unsupported GLOBAL posix.system ...``.
+    """
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if "weights_only" not in ln]
+    named = [ln for ln in useful if "global" in ln.lower()]
+    return (named or useful or lines or [type(exc).__name__])[0][:limit]
 
 
 def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:

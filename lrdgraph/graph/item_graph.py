@@ -26,7 +26,8 @@ import numpy as np
 from .. import __version__
 from ..data.dataset import Attribute, Dataset, Split
 from ..errors import InputError
-from ..io import atomic_torch_save, atomic_write, atomic_write_json, output_dir
+from ..io import (atomic_torch_save, atomic_write, atomic_write_json, output_dir,
+                  unpickling_reason)
 
 __all__ = ["ItemGraph", "relation_names", "save_graph", "load_graph", "GRAPH_FORMAT"]
 
@@ -197,7 +198,7 @@ def load_graph(path: str | Path) -> ItemGraph:
         payload = torch.load(path / "graph.pt", map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise InputError(f"refusing to load: the file holds objects other than plain tensors "
-                         f"({str(exc).splitlines()[0][:200]})", path=path / "graph.pt")
+                         f"({unpickling_reason(exc)})", path=path / "graph.pt")
     except Exception as exc:  # corrupted/truncated file
         raise InputError(f"cannot read graph file: {type(exc).__name__}: {str(exc)[:200]}",
                          path=path / "graph.pt")

@@ -137,13 +137,34 @@ def _member(sorted_keys: Tensor, query: Tensor) -> Tensor:
 class NegativeSampler:
     """Uniform item negatives that the user has not interacted with in train, drawn on tensors
     with rejection rounds. Only training interactions are rejected: the user's future dev/test
-    items are unknown at training time (the reference also rejects those, a mild look-ahead)."""
+    items are unknown at training time (the reference also rejects those, a mild look-ahead).
+
+    Draws that rejection has not fixed after ``max_rounds`` (users who know nearly every item)
+    are drawn exactly from the user's other items, so a train item is never returned unless the
+    user has interacted with every item."""
 
     def __init__(self, data: SequenceData, generator: torch.Generator, max_rounds: int = 50) -> None:
         self.keys = data.train_keys
-        self.n = data.num_items
+        self.n = n = data.num_items
         self.g = generator
         self.max_rounds = max_rounds
+        # for exact draws: each user's block of sorted keys, and per key the number of items
+        # the user has *not* interacted with below it (nondecreasing within a block)
+        key_user = self.keys // n
+        users = torch.arange(data.num_users + 1, dtype=torch.long)
+        self.user_start = torch.searchsorted(self.keys, users * n)
+        self.user_count = self.user_start[1:] - self.user_start[:-1]
+        below = self.keys % n - (torch.arange(self.keys.numel()) - self.user_start[key_user])
+        self.free_keys = key_user * n + below
+
+    def _exact(self, users: Tensor) -> Tensor:
+        """Uniform draws among each user's non-train items: the r-th free item is
+        ``r + #{train items j of the user with free_below(j) <= r}``."""
+        free = self.n - self.user_count[users]
+        r = (torch.rand(users.shape, generator=self.g) * free.clamp_min(1)).long()
+        r = torch.minimum(r, (free - 1).clamp_min(0))
+        taken = torch.searchsorted(self.free_keys, users * self.n + r, right=True) - self.user_start[users]
+        return torch.where(free > 0, r + taken, r)
 
     def sample(self, users: Tensor, shape_tail: tuple) -> Tensor:
         out = torch.randint(0, self.n, (users.shape[0], *shape_tail), generator=self.g)
@@ -152,8 +173,11 @@ class NegativeSampler:
             bad = _member(self.keys, u * self.n + out)
             nb = int(bad.sum())
             if nb == 0:
-                break
+                return out
             out[bad] = torch.randint(0, self.n, (nb,), generator=self.g)
+        bad = _member(self.keys, u * self.n + out)
+        if bad.any():
+            out[bad] = self._exact(u.expand_as(out)[bad])
         return out
 
 
@@ -164,7 +188,9 @@ class KGSampler:
     pair; each drawn attribute row becomes (item, same_attr, random other item with that value),
     so share-attribute pairs are never materialised (``lrd-reference.md`` §1.3, §2.6).
     Negatives corrupt the head or the tail with a random item and are filtered for false
-    negatives for *every* relation kind (the reference skips attribute relations).
+    negatives for *every* relation kind (the reference skips attribute relations); for
+    item-item relations a negative whose reverse is a true triple is rejected too, since the
+    DistMult score cannot tell the two apart.
     """
 
     def __init__(self, dataset: Dataset, layout: EntityLayout, generator: torch.Generator,
@@ -247,7 +273,9 @@ class KGSampler:
         out = torch.zeros_like(h, dtype=torch.bool)
         ii = kind < 0
         if ii.any() and self.keys.numel():
-            out[ii] = _member(self.keys, (r[ii] * self.n + h[ii]) * self.n + t[ii])
+            # either direction: DistMult is symmetric, so (t, r, h) scores like (h, r, t)
+            key = lambda a, b: (r[ii] * self.n + a[ii]) * self.n + b[ii]
+            out[ii] = _member(self.keys, key(h, t)) | _member(self.keys, key(t, h))
         for k, vals in enumerate(self.values_of):
             sel = kind == k
             if sel.any():  # a corrupted share-attribute pair is true if both items have the value

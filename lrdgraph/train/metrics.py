@@ -13,20 +13,23 @@ def sampled_ranks(scores: Tensor) -> Tensor:
     """1-based rank of column 0 (the positive) among the columns of ``scores [B, C]``.
 
     Pessimistic: every negative scoring greater than *or equal to* the positive ranks above it,
-    and duplicate negatives count once each (the fixed lists keep their duplicates).
+    and duplicate negatives count once each (the fixed lists keep their duplicates). A NaN
+    score never helps the positive: a NaN negative ranks above it, a NaN positive ranks last.
     """
     pos = scores[:, :1]
-    return 1 + (scores[:, 1:] >= pos).sum(dim=1)
+    neg = scores[:, 1:]
+    return 1 + ((neg >= pos) | neg.isnan() | pos.isnan()).sum(dim=1)
 
 
 def full_ranks(scores: Tensor, target: Tensor, exclude: Optional[Tensor] = None) -> Tensor:
     """1-based pessimistic rank of ``target [B]`` among all items of ``scores [B, N]``.
 
     ``exclude [B, N]`` (bool) masks items that must not compete (the user's other known
-    interactions); the target itself never competes with itself.
+    interactions); the target itself never competes with itself. NaN scores count against
+    the target, as in :func:`sampled_ranks`.
     """
     pos = scores.gather(1, target.view(-1, 1))
-    beats = scores >= pos
+    beats = (scores >= pos) | scores.isnan() | pos.isnan()
     if exclude is not None:
         beats &= ~exclude
     beats.scatter_(1, target.view(-1, 1), False)

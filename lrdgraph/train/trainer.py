@@ -16,7 +16,8 @@ import torch
 
 from .. import __version__
 from ..errors import ConfigError, InputError, LrdError, OutputError
-from ..io import DirLock, atomic_torch_save, atomic_write_json, atomic_write_text
+from ..io import (DirLock, atomic_torch_save, atomic_write_json, atomic_write_text,
+                  unpickling_reason)
 from .data import KGSampler, NegativeSampler, SequenceData
 from .evaluate import evaluate
 
@@ -264,7 +265,7 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
         raise InputError("checkpoint not found", path=path)
     except pickle.UnpicklingError as exc:
         raise InputError("refusing to load: the checkpoint holds objects other than plain "
-                         f"tensors ({str(exc).splitlines()[0][:200]})", path=path)
+                         f"tensors ({unpickling_reason(exc)})", path=path)
     except Exception as exc:
         raise InputError(f"cannot read checkpoint: {type(exc).__name__}: {str(exc)[:200]}", path=path)
 

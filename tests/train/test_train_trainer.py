@@ -1,0 +1,242 @@
+"""The trainer end to end: run directory, resume, divergence, safe checkpoints, no test leak."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lrdgraph.errors import InputError, OutputError
+from lrdgraph.graph import ItemGraph, load_graph, save_graph
+from lrdgraph.models import build_model
+from lrdgraph.models.relational import RelationalRecommender
+from lrdgraph.train.trainer import (Trainer, TrainingDiverged, evaluate_run, load_checkpoint,
+                                    resume, train)
+
+KS = [5, 10]
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+def metric_names(ks):
+    return {f"{m}@{k}" for k in ks for m in ("HR", "NDCG")}
+
+
+@pytest.fixture(scope="module")
+def run_dir(demo_graph_dir, tiny_config, tmp_path_factory) -> Path:
+    """One 2-epoch KDA run with LRD and KGE on the demo graph (read-only for tests)."""
+    out = tmp_path_factory.mktemp("runs") / "kda"
+    cfg = tiny_config("kda")
+    train(demo_graph_dir, cfg, out, progress=False, log=quiet)
+    return out
+
+
+def test_run_directory_layout(run_dir, demo_graph_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert names == {"config.yaml", "metrics.jsonl", "results.json", "checkpoints", "items.csv", "users.csv"}
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.pt", "last.pt"}
+    for name in ("items.csv", "users.csv"):  # the id maps travel with the run
+        assert (run_dir / name).read_bytes() == (demo_graph_dir / name).read_bytes()
+    assert not list(run_dir.parent.glob(".*.lock"))
+
+
+def test_config_yaml(run_dir, demo_graph_dir, tiny_config):
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    want = tiny_config("kda")
+    want["data"] = {"graph": str(demo_graph_dir.resolve())}
+    assert cfg == want
+
+
+def test_metrics_jsonl(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines, start=1):
+        rec = json.loads(line)
+        assert rec["epoch"] == epoch
+        assert set(rec["loss"]) == {"rec", "kge", "lrd", "total"}
+        assert all(isinstance(v, float) and v == v for v in rec["loss"].values())
+        dev = rec["dev"]["sampled"]
+        assert metric_names(KS) <= set(dev) and set(dev) - metric_names(KS) <= {"rows"}
+        assert all(0.0 <= dev[m] <= 1.0 for m in metric_names(KS))
+        assert set(rec["seconds"]) == {"train", "dev_eval"}
+        assert isinstance(rec["best"], bool)
+    assert json.loads(lines[0])["best"] is True
+
+
+def test_results_json(run_dir):
+    res = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert set(res["protocols"]) == {"sampled", "full"}
+    for name, metrics in res["protocols"].items():
+        # metric names exactly HR@K / NDCG@K (plus the number of rows evaluated)
+        assert {k for k in metrics if "@" in k} == metric_names(KS), name
+        assert set(metrics) - metric_names(KS) <= {"rows"}
+        assert all(re.fullmatch(r"(HR|NDCG)@\d+", k) for k in metrics if k != "rows")
+        assert all(0.0 <= metrics[m] <= 1.0 for m in metric_names(KS))
+        assert metrics["NDCG@5"] <= metrics["HR@5"] <= metrics["HR@10"]
+    # the sampled protocol (1 + 99 candidates) is easier than ranking all ~270 items
+    assert res["protocols"]["sampled"]["HR@10"] >= res["protocols"]["full"]["HR@10"]
+    assert res["best_epoch"] in (1, 2) and res["epochs_run"] == 2
+    assert res["selection"] == {"metric": "NDCG@5", "split": "dev", "protocol": "sampled"}
+    assert res["config"]["model"]["emb_size"] == 16
+    assert res["gamma"] > 0 and res["lambda"] == 10.0
+
+
+def test_checkpoints(run_dir, demo_graph):
+    last = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    best = load_checkpoint(run_dir / "checkpoints" / "best.pt")
+    for ck in (last, best):
+        assert {"model", "optimizer", "epoch", "best_score", "best_epoch", "rng"} <= set(ck)
+        assert set(ck["rng"]) >= {"sampler", "torch"}
+        assert ck["optimizer"]["state"], "the optimizer state is saved"
+    assert last["epoch"] == 2
+    res = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert best["epoch"] == res["best_epoch"]
+    assert best["best_score"] == pytest.approx(res["dev"]["sampled"]["NDCG@5"])
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    model = build_model(cfg, demo_graph)
+    model.load_state_dict(last["model"])  # strict: every key matches
+
+
+def test_evaluate_run_reproduces_results(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    before = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    got = evaluate_run(run, ["sampled", "full"], progress=False, log=quiet)
+    for p in ("sampled", "full"):
+        assert got[p] == pytest.approx(before["protocols"][p])
+    after = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    for p in ("sampled", "full"):
+        assert after["protocols"][p] == pytest.approx(before["protocols"][p])
+    assert after["best_epoch"] == before["best_epoch"]
+
+
+def test_refuses_non_empty_run_dir(demo_graph_dir, tiny_config, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="not empty"):
+        train(demo_graph_dir, tiny_config("rcf"), out, progress=False, log=quiet)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def _strip_seconds(path: Path):
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        rec.pop("seconds")
+        out.append(rec)
+    return out
+
+
+def test_resume_equals_one_go(demo_graph_dir, tiny_config, tmp_path, restore_torch_determinism):
+    cfg = tiny_config("rcf", "train.deterministic=true", "train.epochs=4", "train.lr=0.01",
+                      "eval.protocols=[sampled]", "model.dropout=0.2")
+    train(demo_graph_dir, cfg, tmp_path / "one", progress=False, log=quiet)
+    cfg2 = dict(cfg, train=dict(cfg["train"], epochs=2))
+    train(demo_graph_dir, cfg2, tmp_path / "two", progress=False, log=quiet)
+    assert len((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()) == 2
+    resume(tmp_path / "two", epochs=4, progress=False, log=quiet)
+    a = json.loads((tmp_path / "one" / "results.json").read_text())
+    b = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert a["protocols"] == b["protocols"]
+    assert (a["best_epoch"], a["epochs_run"]) == (b["best_epoch"], b["epochs_run"]) and a["epochs_run"] == 4
+    assert _strip_seconds(tmp_path / "one" / "metrics.jsonl") == _strip_seconds(tmp_path / "two" / "metrics.jsonl")
+    wa = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")["model"]
+    wb = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_nan_loss_stops_with_a_clear_error(demo_graph_dir, demo_graph, tiny_config, tmp_path, monkeypatch):
+    epoch = {"now": 0}
+    original_epoch = Trainer.train_epoch
+    original_rec = RelationalRecommender.rec_loss
+
+    def train_epoch(self):
+        epoch["now"] = self.epoch + 1
+        return original_epoch(self)
+
+    def rec_loss(self, batch):
+        loss = original_rec(self, batch)
+        return loss * float("nan") if epoch["now"] >= 2 else loss
+
+    monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
+    monkeypatch.setattr(RelationalRecommender, "rec_loss", rec_loss)
+    out = tmp_path / "run"
+    cfg = tiny_config("kda", "train.epochs=3")
+    with pytest.raises(TrainingDiverged) as err:
+        train(demo_graph_dir, cfg, out, progress=False, log=quiet)
+    msg = str(err.value)
+    last = out / "checkpoints" / "last.pt"
+    assert "epoch 2" in msg and "rec loss" in msg and "nan" in msg
+    assert str(last) in msg and "none written yet" not in msg
+    assert err.value.exit_code == 1
+    # the epoch-1 checkpoint is intact and loadable
+    ck = load_checkpoint(last)
+    assert ck["epoch"] == 1
+    model = build_model(cfg, demo_graph)
+    model.load_state_dict(ck["model"])
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    assert not list(tmp_path.glob(".*.lock"))  # the output lock was released
+
+
+class _RunsCode:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_refuses_pickle_that_runs_code(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    marker = tmp_path / "pwned"
+    ck = run / "checkpoints" / "best.pt"
+    state = load_checkpoint(ck)
+    state["evil"] = _RunsCode(marker)
+    with open(ck, "wb") as fh:
+        torch.save(state, fh)
+    with pytest.raises(InputError, match="refusing to load") as err:
+        load_checkpoint(ck)
+    assert "system" in str(err.value)
+    with pytest.raises(InputError, match="refusing to load"):
+        evaluate_run(run, ["sampled"], progress=False, log=quiet)
+    with open(ck, "wb") as fh:
+        pickle.dump({"evil": _RunsCode(marker)}, fh, protocol=2)
+    with pytest.raises(InputError):
+        load_checkpoint(ck)
+    assert not marker.exists()
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(InputError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_test_split_never_touches_training(demo_graph, demo_graph_dir, tiny_config, tmp_path):
+    """Change every test item and test negative: the dev metrics of every epoch and the
+    trained weights stay identical (only the final test numbers may move)."""
+    from test_train_data import _with_other_test_items
+
+    changed = ItemGraph(dataset=_with_other_test_items(demo_graph.dataset),
+                        features=demo_graph.features, encoder=dict(demo_graph.encoder))
+    changed_dir = save_graph(changed, tmp_path / "changed-graph")
+    cfg = tiny_config("kda", "eval.dev_protocol=full", "eval.protocols=[sampled]", "train.lr=0.01")
+    train(demo_graph_dir, cfg, tmp_path / "a", progress=False, log=quiet)
+    train(changed_dir, cfg, tmp_path / "b", progress=False, log=quiet)
+    dev_a = [r["dev"] for r in _strip_seconds(tmp_path / "a" / "metrics.jsonl")]
+    dev_b = [r["dev"] for r in _strip_seconds(tmp_path / "b" / "metrics.jsonl")]
+    assert dev_a == dev_b and len(dev_a) == 2
+    for name in ("best.pt", "last.pt"):
+        wa = load_checkpoint(tmp_path / "a" / "checkpoints" / name)["model"]
+        wb = load_checkpoint(tmp_path / "b" / "checkpoints" / name)["model"]
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), name
