@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import click
 
 from lrdgraph import __version__
+from lrdgraph.config import MODEL_NAMES
 from lrdgraph.errors import LrdError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -183,7 +184,9 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 # ---------------------------------------------------------------------------- train
 @cli.command("train", context_settings=CONTEXT)
 @click.argument("graph_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--model", type=click.Choice(["rcf", "kda"]), default=None, help="Recommender [kda].")
+@click.option("--model", type=click.Choice(list(MODEL_NAMES)), default=None,
+              help="Recommender [kda]; caser, gru4rec, sasrec, tisasrec are baselines without "
+              "KGE or LRD.")
 @click.option("--lrd/--no-lrd", default=None, help="Latent relation discovery [on].")
 @click.option("--num-latent", type=click.IntRange(min=0), default=None, help="Latent relations K.")
 @click.option("--lrd-objective", type=click.Choice(["paper", "reference"]), default=None)
@@ -210,7 +213,8 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kge,
               relation_evidence, epochs, patience, lr, seed, device, deterministic, config_file,
               overrides, out, resume, overwrite, quiet) -> None:
-    """Train RCF or KDA (with LRD and the KGE task) on GRAPH_DIR into --out."""
+    """Train a recommender on GRAPH_DIR into --out: RCF or KDA (with LRD and the KGE task) or a
+    baseline (Caser, GRU4Rec, SASRec, TiSASRec)."""
     from lrdgraph.config import resolve_config
     from lrdgraph.train.trainer import resume as resume_run
     from lrdgraph.train.trainer import train
@@ -256,6 +260,48 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
     for p, m in res.items():
         click.echo(f"{p:8s} " + "  ".join(f"{k}={v:.4f}" for k, v in m.items() if k != "rows")
                    + f"  ({m['rows']} rows)")
+
+
+# ---------------------------------------------------------------------------- experiment
+@cli.command("experiment", context_settings=CONTEXT)
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Experiment directory (runs/, logs/, results.csv, tables, figures).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Cells trained at once, each in its own process.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch threads per job [CPU cores / jobs when --jobs > 1].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Add a setting to the spec's global `set` (data set, model and variant "
+              "settings still win; repeatable).")
+@click.option("--dry-run", is_flag=True, help="List the cells and their state; run nothing.")
+@click.option("--report-only", is_flag=True,
+              help="Train nothing; rewrite results.csv, tables and figures from finished cells.")
+@click.option("--overwrite", is_flag=True, help="Delete --out and start the experiment afresh.")
+@handle_errors
+def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides,
+                   dry_run: bool, report_only: bool, overwrite: bool) -> None:
+    """Run the grid of SPEC (models x data sets x variants x seeds) into --out and write the
+    paper's tables and figures. Finished cells are kept; interrupted ones resume. The spec
+    format is in docs/experiments.md; the paper's specs are in benchmarks/."""
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment
+
+    if dry_run and (report_only or overwrite):
+        raise click.UsageError("--dry-run lists the cells only; it takes no --report-only/--overwrite")
+    parsed = load_spec(spec, extra_set=overrides)
+    if dry_run:
+        cells = plan_cells(parsed)
+        states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
+        for c in cells:
+            click.echo(f"{states[c.name]:8s} {c.name}")
+        counts = {s: sum(v == s for v in states.values()) for s in ("done", "partial", "new")}
+        click.echo(f"{len(cells)} cells: {counts['done']} finished, {counts['partial']} to resume, "
+                   f"{counts['new']} new")
+        return
+    res = run_experiment(parsed, out, jobs=jobs, threads=threads, overwrite=overwrite,
+                         report_only=report_only)
+    for f in res["files"]:
+        click.echo(f"wrote {f}")
 
 
 def main() -> None:

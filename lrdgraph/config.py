@@ -11,7 +11,14 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["load_defaults", "resolve_config", "apply_override", "set_dotted", "merge", "validate_config"]
+__all__ = ["load_defaults", "resolve_config", "apply_override", "set_dotted", "merge", "validate_config",
+           "MODEL_NAMES", "BASELINES"]
+
+#: sequence baselines: no KGE or LRD task (lrdgraph.models.SequentialRecommender)
+BASELINES = ("caser", "gru4rec", "sasrec", "tisasrec")
+#: every ``model.name`` (the keys of ``lrdgraph.models.MODELS``; kept here so that the command
+#: line can offer them without importing torch)
+MODEL_NAMES = ("rcf", "kda") + BASELINES
 
 
 def _read_yaml(text: str, source: str) -> Dict[str, Any]:
@@ -114,13 +121,20 @@ def validate_config(cfg: Dict[str, Any]) -> None:
             raise ConfigError(f"'{key}' {msg}")
 
     m, t, lrd, kge, ev = cfg["model"], cfg["train"], cfg["lrd"], cfg["kge"], cfg["eval"]
-    check(m["name"] in ("rcf", "kda"), "model.name", "must be rcf or kda")
+    check(m["name"] in MODEL_NAMES, "model.name", "must be one of " + ", ".join(MODEL_NAMES))
     check(isinstance(m["emb_size"], int) and m["emb_size"] > 0, "model.emb_size", "must be a positive integer")
     check(isinstance(m["num_heads"], int) and m["num_heads"] > 0 and m["emb_size"] % m["num_heads"] == 0,
           "model.num_heads", "must divide model.emb_size")
     check(isinstance(m["num_layers"], int) and m["num_layers"] >= 0, "model.num_layers", "must be >= 0")
     check(m["pooling"] in ("average", "max", "attention"), "model.pooling", "must be average, max or attention")
     check(m["relation_evidence"] in ("none", "graph"), "model.relation_evidence", "must be none or graph")
+    check(_num(m["dropout"]) and 0 <= m["dropout"] < 1, "model.dropout", "must be in [0, 1)")
+    for k in ("hidden_size", "window", "time_span"):
+        check(isinstance(m[k], int) and m[k] > 0, f"model.{k}", "must be a positive integer")
+    for k in ("num_horizontal", "num_vertical"):
+        check(isinstance(m[k], int) and m[k] >= 0, f"model.{k}", "must be an integer >= 0")
+    check(m["num_horizontal"] + m["num_vertical"] > 0, "model.num_horizontal",
+          "and model.num_vertical must not both be 0")
     check(isinstance(lrd["num_latent"], int) and lrd["num_latent"] >= 0, "lrd.num_latent", "must be >= 0")
     check(lrd["objective"] in ("paper", "reference"), "lrd.objective", "must be paper or reference")
     check(lrd["features"] in ("text", "id"), "lrd.features", "must be text or id")

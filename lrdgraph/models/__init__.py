@@ -3,29 +3,43 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from torch import nn
+
+from .caser import Caser
 from .distmult import DistMultInteraction, distmult
 from .kda import KDA
 from .layout import EntityLayout
+from .gru4rec import GRU4Rec
 from .lrd import RelationExtractor, lrd_loss_paper, lrd_loss_reference
 from .rcf import RCF
 from .relational import RelationalRecommender
+from .sasrec import SASRec
+from .sequential import SequentialRecommender
 from .slot_attention import SlotSelfAttention
+from .tisasrec import TiSASRec
 
 __all__ = ["DistMultInteraction", "distmult", "EntityLayout", "RelationExtractor",
            "lrd_loss_paper", "lrd_loss_reference", "RCF", "KDA", "RelationalRecommender",
-           "SlotSelfAttention", "MODELS", "build_model"]
+           "SlotSelfAttention", "SequentialRecommender", "Caser", "GRU4Rec", "SASRec",
+           "TiSASRec", "MODELS", "build_model"]
 
-MODELS = {"rcf": RCF, "kda": KDA}
+#: every recommender by its ``model.name`` (keep ``lrdgraph.config.MODEL_NAMES`` in step)
+MODELS = {"rcf": RCF, "kda": KDA, "caser": Caser, "gru4rec": GRU4Rec, "sasrec": SASRec,
+          "tisasrec": TiSASRec}
 
 
-def build_model(cfg: Dict[str, Any], graph) -> RelationalRecommender:
+def build_model(cfg: Dict[str, Any], graph) -> nn.Module:
     """Instantiate the recommender named by ``cfg['model']['name']`` for ``graph`` (an
-    :class:`~lrdgraph.graph.ItemGraph`). With ``lrd.enabled: false`` there are no latent slots."""
+    :class:`~lrdgraph.graph.ItemGraph`). With ``lrd.enabled: false`` there are no latent slots.
+    The sequence baselines (:class:`SequentialRecommender`) build themselves from ``model.*``
+    and ignore the ``lrd`` and ``kge`` sections."""
     m, lrd = cfg["model"], cfg["lrd"]
+    cls = MODELS[m["name"]]
+    if issubclass(cls, SequentialRecommender):
+        return cls.from_config(cfg, graph)
     ds = graph.dataset
     num_latent = lrd["num_latent"] if lrd["enabled"] else 0
     layout = EntityLayout.from_dataset(ds, num_latent)
-    cls = MODELS[m["name"]]
     kwargs: Dict[str, Any] = dict(
         emb_size=m["emb_size"], num_heads=m["num_heads"], num_layers=m["num_layers"],
         dropout=m["dropout"], pooling=m["pooling"], relation_evidence=m["relation_evidence"],

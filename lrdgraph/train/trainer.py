@@ -88,7 +88,16 @@ class Trainer:
         self.opt = make_optimizer(self.model, float(t["lr"]), float(t["l2"]))
         self.gen = torch.Generator().manual_seed(int(t["seed"]))
         self.neg = NegativeSampler(self.data, self.gen)
-        self.kge_on = bool(cfg["kge"]["enabled"]) and (graph.dataset.relations or graph.dataset.attributes)
+        # models without a KGE or LRD task (the sequence baselines) skip them whatever the config
+        supports_kge = getattr(self.model, "supports_kge", True)
+        skipped = [task for task, asked, has in (("kge", cfg["kge"]["enabled"], supports_kge),
+                                                 ("lrd", cfg["lrd"]["enabled"], self.model.use_lrd))
+                   if asked and not has]
+        if skipped:
+            log(f"{cfg['model']['name']} has no {' or '.join(skipped)} task: "
+                f"{', '.join(s + '.enabled' for s in skipped)} ignored")
+        self.kge_on = bool(cfg["kge"]["enabled"]) and supports_kge and bool(
+            graph.dataset.relations or graph.dataset.attributes)
         self.kg = KGSampler(graph.dataset, self.model.layout, self.gen, cfg["kge"]["head_prob"]) if self.kge_on else None
         if self.kg is not None and len(self.kg) == 0:
             self.kg, self.kge_on = None, False
@@ -96,7 +105,7 @@ class Trainer:
         # γ auto (reference §2.5): explicit triplets / all interactions
         self.gamma = (len(self.kg) / graph.dataset.num_interactions if self.kg is not None else 0.0) \
             if g == "auto" else float(g)
-        self.lam = float(cfg["lrd"]["lambda"]) if cfg["lrd"]["enabled"] else 0.0
+        self.lam = float(cfg["lrd"]["lambda"]) if cfg["lrd"]["enabled"] and self.model.use_lrd else 0.0
         self.epoch = 0
         self.best_score = -float("inf")
         self.best_epoch = 0

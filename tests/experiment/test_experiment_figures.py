@@ -1,0 +1,107 @@
+"""Ablation and sensitivity variant groups give CSVs and figures; the command line drives it."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+TINY = ["model.emb_size=16", "train.device=cpu", "train.batch_size=128", "train.epochs=1",
+        "train.num_threads=1", "eval.ks=[5,10]", "eval.batch_size=128"]
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def grid(demo_graph_dir, tmp_path_factory):
+    """One baseline (the cheapest to train) x 2 ablation variants + a 2-value sweep, run
+    through ``lrdgraph experiment``."""
+    from lrdgraph_cli.main import cli
+
+    root = tmp_path_factory.mktemp("figures")
+    spec = {"name": "figs", "datasets": {"demo": str(demo_graph_dir)},
+            "models": {"GRU4Rec": "gru4rec"}, "seeds": [1],
+            "set": TINY,
+            "variants": {"narrow": ["model.hidden_size=8"], "wide": ["model.hidden_size=32"]},
+            "ablation": {"variants": ["narrow", "wide"]},
+            "sensitivity": {"train.lr": [0.001, 0.01]},
+            "report": {"protocols": ["sampled"], "metrics": ["HR@5", "NDCG@5"]}}
+    path = root / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = root / "out"
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["experiment", str(path), "--out", str(out), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    res = runner.invoke(cli, ["experiment", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out, dry.output, res.output
+
+
+def test_dry_run_lists_cells_and_writes_nothing(grid):
+    out, dry, _ = grid
+    assert dry.splitlines()[0] == "new      demo__GRU4Rec__narrow__seed1"
+    assert dry.splitlines()[-1] == "4 cells: 0 finished, 0 to resume, 4 new"
+
+
+def test_files_written(grid):
+    out, _, output = grid
+    names = {"results.csv", "summary.csv", "table_sampled.md", "ablation.csv",
+             "ablation_sampled.png", "sensitivity.csv", "sensitivity_train_lr_sampled.png"}
+    assert names <= {p.name for p in out.iterdir()}
+    assert not (out / "table_full.md").exists()  # report.protocols: [sampled]
+    for png in ("ablation_sampled.png", "sensitivity_train_lr_sampled.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        assert f"wrote {out / png}" in output
+
+
+def test_ablation_and_sensitivity_csv_match_summary(grid):
+    out, _, _ = grid
+    summary = {(r["variant"], r["protocol"], r["metric"]): r["mean"]
+               for r in read_csv(out / "summary.csv")}
+    abl = read_csv(out / "ablation.csv")
+    # the cells evaluate both protocols (eval.protocols); the report shows the sampled one
+    assert {(r["variant"], r["protocol"], r["metric"]) for r in abl} == {
+        (v, p, m) for v in ("narrow", "wide") for p in ("sampled", "full")
+        for m in ("HR@5", "NDCG@5", "HR@10", "NDCG@10")}
+    assert all(r["mean"] == summary[(r["variant"], r["protocol"], r["metric"])] for r in abl)
+    sens = read_csv(out / "sensitivity.csv")
+    assert {(r["key"], r["value"]) for r in sens} == {("train.lr", "0.001"), ("train.lr", "0.01")}
+    assert all(r["variant"] == f"train.lr={r['value']}" for r in sens)
+    assert all(r["mean"] == summary[(r["variant"], r["protocol"], r["metric"])] for r in sens)
+
+
+def test_table_has_one_section_per_variant(grid):
+    out, _, _ = grid
+    text = (out / "table_sampled.md").read_text()
+    assert [ln for ln in text.splitlines() if ln.startswith("## ")] == [
+        "## Variant `narrow` (model.hidden_size=8)", "## Variant `wide` (model.hidden_size=32)",
+        "## Variant `train.lr=0.001`", "## Variant `train.lr=0.01`"]
+    assert "| Model | demo HR@5 | demo NDCG@5 |" in text
+
+
+def test_report_only_rewrites_without_training(grid, monkeypatch):
+    from lrdgraph_cli.main import cli
+    import lrdgraph.train.trainer as trainer
+
+    out, _, _ = grid
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(trainer, "resume", lambda *a, **k: pytest.fail("resumed"))
+    (out / "table_sampled.md").unlink()
+    res = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
+                                   "--report-only"])
+    assert res.exit_code == 0, res.output
+    assert (out / "table_sampled.md").exists()
+
+
+def test_cli_errors_exit_2(tmp_path):
+    from lrdgraph_cli.main import cli
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("datasets: {d: g}\nmodels: {X: nope}\nseeds: [1]\n")
+    res = CliRunner().invoke(cli, ["experiment", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "must be one of" in res.output

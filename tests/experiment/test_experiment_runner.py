@@ -1,0 +1,264 @@
+"""The experiment runner on a tiny demo grid: 2 models x 2 seeds, one epoch, tiny models."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+
+import pytest
+import yaml
+
+from lrdgraph.errors import ConfigError, OutputError
+
+TINY = ["model.emb_size=16", "model.num_heads=2", "model.num_layers=1", "lrd.num_latent=3",
+        "train.device=cpu", "train.batch_size=128", "train.epochs=1", "train.num_threads=1",
+        "eval.ks=[5,10]", "eval.batch_size=128"]
+
+
+def tiny_spec(graph_dir, **extra):
+    spec = {"name": "tiny", "datasets": {"demo": str(graph_dir)},
+            "models": {"KDA": {"model": "kda", "set": ["lrd.enabled=false"]}, "KDA_LRD": "kda"},
+            "seeds": [1, 2], "set": list(TINY)}
+    spec.update(extra)
+    return spec
+
+
+def quiet(msg: str) -> None:
+    pass
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def finished(demo_graph_dir, tmp_path_factory):
+    from lrdgraph.experiment import run_experiment
+
+    out = tmp_path_factory.mktemp("experiment") / "out"
+    res = run_experiment(tiny_spec(demo_graph_dir), out, log=quiet)
+    return out, res
+
+
+@pytest.fixture
+def count_training(monkeypatch):
+    """Count the trainer's train() and resume() calls (the runner imports them per cell)."""
+    import lrdgraph.train.trainer as trainer
+
+    calls = {"train": 0, "resume": 0}
+    for name in calls:
+        real = getattr(trainer, name)
+
+        def wrapper(*a, _real=real, _name=name, **k):
+            calls[_name] += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(trainer, name, wrapper)
+    return calls
+
+
+def test_every_cell_trained_into_its_run_directory(finished):
+    out, res = finished
+    names = [c.name for c in res["cells"]]
+    assert names == ["demo__KDA__default__seed1", "demo__KDA__default__seed2",
+                     "demo__KDA_LRD__default__seed1", "demo__KDA_LRD__default__seed2"]
+    assert [o["how"] for o in res["outcomes"]] == ["trained"] * 4
+    for n in names:
+        run = out / "runs" / n
+        assert (run / "results.json").exists() and (run / "config.yaml").exists()
+        assert (out / "logs" / f"{n}.log").read_text().count("epoch   1") == 1
+    cfg = yaml.safe_load((out / "runs" / names[0] / "config.yaml").read_text())
+    assert cfg["lrd"]["enabled"] is False and cfg["train"]["seed"] == 1
+    assert yaml.safe_load((out / "runs" / names[3] / "config.yaml").read_text())["lrd"]["enabled"] is True
+    assert (out / "spec.yaml").exists()
+
+
+def test_results_csv_has_every_cell_and_its_config(finished):
+    out, _ = finished
+    rows = read_csv(out / "results.csv")
+    assert len(rows) == 8  # 4 cells x 2 protocols
+    assert {(r["model"], r["seed"], r["protocol"]) for r in rows} == {
+        (m, s, p) for m in ("KDA", "KDA_LRD") for s in ("1", "2") for p in ("sampled", "full")}
+    for r in rows:
+        assert r["status"] == "done" and r["dataset"] == "demo" and r["variant"] == "default"
+        assert r["model_name"] == "kda" and r["best_epoch"] == "1" and r["epochs_run"] == "1"
+        assert float(r["train_seconds"]) >= 0
+        for k in ("HR@5", "HR@10", "NDCG@5", "NDCG@10"):
+            assert 0 <= float(r[k]) <= 1
+        stored = yaml.safe_load((out / r["run_dir"] / "config.yaml").read_text())
+        assert json.loads(r["config"]) == stored
+        res = json.loads((out / r["run_dir"] / "results.json").read_text())
+        assert float(r["NDCG@5"]) == res["protocols"][r["protocol"]]["NDCG@5"]
+
+
+CELL = re.compile(r"^(?:\*\*)?([0-9.]+) ± ([0-9.]+)(?:\*\*)?[‡†]?$")
+
+
+def parse_table(text: str):
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    body = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+    return header, body
+
+
+@pytest.mark.parametrize("protocol", ["sampled", "full"])
+def test_table_layout_and_numbers_match_results_csv(finished, protocol):
+    from scipy.stats import ttest_rel
+
+    out, _ = finished
+    header, body = parse_table((out / f"table_{protocol}.md").read_text())
+    metrics = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
+    assert header == ["Model"] + [f"demo {m}" for m in metrics]
+    assert [r[0] for r in body] == ["KDA", "KDA_LRD", "Improv."]
+    rows = [r for r in read_csv(out / "results.csv") if r["protocol"] == protocol]
+    for label, cells in zip(("KDA", "KDA_LRD"), body):
+        for m, cell in zip(metrics, cells[1:]):
+            vals = [float(r[m]) for r in rows if r["model"] == label]
+            mean = sum(vals) / 2
+            std = math.sqrt(sum((v - mean) ** 2 for v in vals))  # n - 1 = 1
+            got = CELL.match(cell)
+            assert got, cell
+            assert got.group(1) == f"{mean:.4f}" and got.group(2) == f"{std:.4f}"
+    for m, cell in zip(metrics, body[2][1:]):
+        van = {r["seed"]: float(r[m]) for r in rows if r["model"] == "KDA"}
+        lrd = {r["seed"]: float(r[m]) for r in rows if r["model"] == "KDA_LRD"}
+        mv, ml = sum(van.values()) / 2, sum(lrd.values()) / 2
+        if mv == 0:
+            assert cell.startswith("n/a")
+            continue
+        assert cell.startswith(f"{(ml - mv) / mv * 100:+.2f}%")
+        p = ttest_rel([lrd[s] for s in "12"], [van[s] for s in "12"]).pvalue
+        if math.isfinite(p):
+            assert cell.endswith(f"(p={p:.3g})")
+    sig = [r for r in read_csv(out / "significance.csv") if r["protocol"] == protocol]
+    assert {r["metric"] for r in sig} == set(metrics)
+    assert all(r["model"] == "KDA_LRD" and r["baseline"] == "KDA" and r["n_pairs"] == "2" for r in sig)
+
+
+def test_summary_csv(finished):
+    out, _ = finished
+    summary = read_csv(out / "summary.csv")
+    assert len(summary) == 2 * 2 * 4  # models x protocols x metrics
+    assert all(r["n"] == "2" and r["seeds"] == "1 2" for r in summary)
+
+
+def test_rerun_does_not_retrain_finished_cells(finished, demo_graph_dir, count_training):
+    from lrdgraph.experiment import run_experiment
+
+    out, _ = finished
+    results = sorted((out / "runs").glob("*/results.json"))
+    before = {p: p.stat().st_mtime_ns for p in results}
+    table = (out / "table_sampled.md").read_text()
+    res = run_experiment(tiny_spec(demo_graph_dir), out, log=quiet)
+    assert count_training == {"train": 0, "resume": 0}
+    assert res["outcomes"] == [] and set(res["states"].values()) == {"done"}
+    assert {p: p.stat().st_mtime_ns for p in results} == before
+    assert (out / "table_sampled.md").read_text() == table
+
+
+def test_interrupted_cell_resumes(demo_graph_dir, tmp_path, monkeypatch, count_training):
+    """A runner interrupted in epoch 2 of a cell resumes that cell from its checkpoint after
+    epoch 1, and does not restart it."""
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment
+    import lrdgraph.train.trainer as trainer
+
+    spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"}, seeds=[5],
+                     set=[*TINY, "train.epochs=2", "train.patience=0"])
+    out = tmp_path / "out"
+    (cell,) = plan_cells(load_spec(spec))
+    run = out / "runs" / cell.name
+    counting_train = trainer.train
+
+    def interrupted_train(graph, cfg, run_dir, *, log, **kw):
+        def log_then_stop(msg: str) -> None:
+            log(msg)
+            if msg.startswith("epoch   1"):  # written after the epoch's checkpoint
+                raise KeyboardInterrupt
+
+        return counting_train(graph, cfg, run_dir, log=log_then_stop, **kw)
+
+    monkeypatch.setattr(trainer, "train", interrupted_train)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(spec, out, log=quiet)
+    first_epoch = (run / "metrics.jsonl").read_text()
+    assert not (run / "results.json").exists() and (run / "checkpoints" / "last.pt").exists()
+    assert cell_states([cell], out) == {cell.name: "partial"}
+    assert count_training == {"train": 1, "resume": 0}
+
+    monkeypatch.setattr(trainer, "train", counting_train)
+    res = run_experiment(spec, out, log=quiet)
+    assert count_training == {"train": 1, "resume": 1}
+    assert res["outcomes"][0]["how"] == "resumed"
+    results = json.loads((run / "results.json").read_text())
+    assert results["epochs_run"] == 2
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and lines[0] + "\n" == first_epoch  # epoch 1 kept, not re-run
+    assert "resuming after epoch 1" in (out / "logs" / f"{cell.name}.log").read_text()
+
+
+def test_changed_config_is_refused(finished, demo_graph_dir):
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells
+
+    out, _ = finished
+    changed = tiny_spec(demo_graph_dir, set=[*TINY, "train.lr=0.05"])
+    with pytest.raises(ConfigError, match=r"train.lr \(run has 0.001, spec gives 0.05\)"):
+        cell_states(plan_cells(load_spec(changed)), out)
+
+
+def test_refuses_a_directory_that_is_not_an_experiment(demo_graph_dir, tmp_path):
+    from lrdgraph.experiment import run_experiment
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds no experiment"):
+        run_experiment(tiny_spec(demo_graph_dir), out, log=quiet)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_missing_graph_names_the_build_command(tmp_path):
+    from lrdgraph.experiment import run_experiment
+
+    spec = tiny_spec(tmp_path / "nowhere")
+    spec["datasets"] = {"demo": {"graph": str(tmp_path / "nowhere"),
+                                 "build": "lrdgraph build-graph --dataset demo --out nowhere"}}
+    with pytest.raises(ConfigError, match="build it with: lrdgraph build-graph --dataset demo"):
+        run_experiment(spec, tmp_path / "out", log=quiet)
+
+
+def test_a_failing_cell_is_reported_and_the_others_still_run(demo_graph_dir, tmp_path, monkeypatch):
+    from lrdgraph.experiment import ExperimentFailed, run_experiment
+    import lrdgraph.train.trainer as trainer
+
+    real = trainer.train
+
+    def flaky(graph, cfg, out, **kw):
+        if cfg["train"]["seed"] == 1:
+            raise RuntimeError("boom")
+        return real(graph, cfg, out, **kw)
+
+    monkeypatch.setattr(trainer, "train", flaky)
+    out = tmp_path / "out"
+    spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"})
+    with pytest.raises(ExperimentFailed, match="1 of 2 cells failed"):
+        run_experiment(spec, out, log=quiet)
+    rows = read_csv(out / "results.csv")
+    assert {(r["seed"], r["status"]) for r in rows} == {("1", "missing"), ("2", "done")}
+    assert "RuntimeError: boom" in (out / "logs" / "demo__GRU4Rec__default__seed1.log").read_text()
+    assert "0." in (out / "table_sampled.md").read_text()  # the finished seed is reported
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_sequential_results(demo_graph_dir, tmp_path):
+    """--jobs 2: two spawned worker processes, one torch thread each, the same numbers as one
+    job (slow: each worker imports torch and loads the graph)."""
+    from lrdgraph.experiment import run_experiment
+
+    spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"})
+    run_experiment(spec, tmp_path / "seq", log=quiet)
+    res = run_experiment(spec, tmp_path / "par", jobs=2, threads=1, log=quiet)
+    assert sorted(o["how"] for o in res["outcomes"]) == ["trained", "trained"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]
+    assert strip(read_csv(tmp_path / "par" / "results.csv")) == strip(read_csv(tmp_path / "seq" / "results.csv"))
