@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional
 import click
 
 from lrdgraph import __version__
+from lrdgraph.analysis.defaults import (DEFAULT_CHUNK, DEFAULT_KNN, DEFAULT_MAX_PAIRS,
+                                        DEFAULT_MIN_WEIGHT, DEFAULT_WINDOW)
 from lrdgraph.config import MODEL_NAMES
 from lrdgraph.errors import LrdError
 
@@ -302,6 +304,169 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
                          report_only=report_only)
     for f in res["files"]:
         click.echo(f"wrote {f}")
+
+
+# ---------------------------------------------------------------------------- analysis
+def _csv_list(value: Optional[str]) -> Optional[list]:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise click.UsageError("expected a comma-separated list")
+    return items
+
+
+def _candidate_options(fn: Callable) -> Callable:
+    """Options shared by the commands that score candidate pairs with the extractor."""
+    opts = [
+        click.option("--window", type=click.IntRange(min=0), default=DEFAULT_WINDOW,
+                     show_default=True, help="Candidate pairs: items at most this many positions "
+                     "apart in a user's train history."),
+        click.option("--knn", type=click.IntRange(min=0), default=DEFAULT_KNN, show_default=True,
+                     help="Candidate pairs: each item's nearest neighbours in text-feature space."),
+        click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK,
+                     show_default=True, help="Pairs (or similarity cells) computed at once: "
+                     "bounds memory."),
+        click.option("--max-pairs", type=click.IntRange(min=1), default=DEFAULT_MAX_PAIRS,
+                     show_default=True, help="Refuse to go on beyond this many candidate pairs."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+@cli.command("export-edges", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "parquet", "graphml", "gexf",
+                                                     "neo4j", "recbole", "rechorus"]),
+              required=True, help="Output format (neo4j, recbole, rechorus write a directory).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output file, or directory for neo4j / recbole / rechorus.")
+@click.option("--relations", "relations", default=None,
+              help="Comma-separated relation labels to keep (default: all).")
+@click.option("--min-weight", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_MIN_WEIGHT,
+              show_default=True, help="Keep edges with weight above this; a latent edge's weight "
+              "is q(latent_k | i, j), predefined edges weigh 1.")
+@click.option("--top-k", type=click.IntRange(min=1), default=None,
+              help="Keep the K heaviest edges per item and relation.")
+@click.option("--latent-only", is_flag=True, help="Latent edges only.")
+@click.option("--include-attributes", is_flag=True, help="Add item→attribute-value edges.")
+@_candidate_options
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def export_edges_cmd(run_dir: Path, fmt: str, out: Path, relations: Optional[str],
+                     min_weight: float, top_k: Optional[int], latent_only: bool,
+                     include_attributes: bool, window: int, knn: int, chunk_size: int,
+                     max_pairs: int, overwrite: bool, quiet: bool) -> None:
+    """Export a run's predefined and latent item edges (original ids) for other tools."""
+    from lrdgraph.analysis.export import export_edges
+
+    if latent_only and include_attributes:
+        raise click.UsageError("--latent-only and --include-attributes exclude each other")
+    info = export_edges(run_dir, out, fmt, relations=_csv_list(relations), min_weight=min_weight,
+                        top_k=top_k, latent_only=latent_only,
+                        include_attributes=include_attributes, window=window, knn=knn,
+                        chunk_size=chunk_size, max_pairs=max_pairs, overwrite=overwrite,
+                        progress=not quiet)
+    if info["candidate_pairs"]:
+        click.echo(f"{info['candidate_pairs']:,} candidate pairs scored for latent edges")
+    click.echo(f"{info['edges']:,} edges: " + (", ".join(
+        f"{k} {v:,}" for k, v in info["by_relation"].items()) or "none"))
+    if info["candidate_pairs"] and not info["by_source"].get("latent"):
+        click.echo(f"note: no latent edge has q above --min-weight {min_weight}; lower it to see "
+                   "the extractor's weaker preferences")
+    click.echo("written: " + ", ".join(info["files"]))
+
+
+@cli.command("recommend", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--user", default=None, help="A known user's original id.")
+@click.option("--history", default=None, help='Ad-hoc history: "id1,id2,..." (original item '
+              "ids, oldest first); the user embedding is then the mean of all users'.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--explain", is_flag=True, help="Show the history items and relations behind "
+              "each recommendation.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@handle_errors
+def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k: int,
+                  explain: bool, fmt: str) -> None:
+    """Top-k items for a known user or an ad-hoc history, optionally with reasons."""
+    from lrdgraph.analysis.recommend import format_recommendations, recommend
+
+    if (user is None) == (history is None):
+        raise click.UsageError("give exactly one of --user and --history")
+    hist = None
+    if history is not None:
+        hist = [h.strip() for h in history.split(",") if h.strip()]
+        if not hist:
+            raise click.UsageError("--history is empty")
+    res = recommend(run_dir, user=user, history=hist, k=k, explain=explain)
+    click.echo(json.dumps(res, indent=2, ensure_ascii=False) if fmt == "json"
+               else format_recommendations(res))
+
+
+@cli.command("relations", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Directory for relations.json, relation_similarity.png, top_pairs.csv.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Top pairs kept per relation.")
+@click.option("--name", "name", is_flag=True, help="Name the latent relations (stored in the "
+              "run directory as relation_names.json; used by export-edges and recommend).")
+@click.option("--naming", type=click.Choice(["auto", "chat", "tfidf"]), default="auto",
+              show_default=True, help="auto: a chat model when --base-url or OPENAI_API_KEY is "
+              "set, else (or when it fails) TF-IDF terms of the top pairs.")
+@click.option("--base-url", default=None, help="OpenAI-compatible chat server; the key comes "
+              "from OPENAI_API_KEY.")
+@click.option("--chat-model", default=None, help="Chat model name [gpt-4o-mini].")
+@_candidate_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def relations_cmd(run_dir: Path, out: Path, top: int, name: bool, naming: str,
+                  base_url: Optional[str], chat_model: Optional[str], window: int, knn: int,
+                  chunk_size: int, max_pairs: int, fmt: str, overwrite: bool, quiet: bool) -> None:
+    """What each relation slot stands for: top pairs, wins, overlap, similarity, NMI."""
+    from lrdgraph.analysis.relations import format_relations, relations_report
+
+    if (base_url or chat_model or naming != "auto") and not name:
+        raise click.UsageError("--naming, --base-url and --chat-model apply with --name only")
+    res = relations_report(run_dir, out, top=top, window=window, knn=knn, chunk_size=chunk_size,
+                           max_pairs=max_pairs, name=name, naming=naming, base_url=base_url,
+                           chat_model=chat_model, overwrite=overwrite, progress=not quiet,
+                           warn=lambda m: click.echo(f"warning: {m}", err=True))
+    if fmt == "json":
+        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_relations(res))
+    if res.get("naming"):
+        click.echo(f"latent relations named ({res['naming']['method']}); names stored in "
+                   f"{run_dir / 'relation_names.json'}")
+    click.echo(f"written to {out}")
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="HTML file to write.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Top pairs shown per relation.")
+@_candidate_options
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def report_cmd(run_dir: Path, out: Path, top: int, window: int, knn: int, chunk_size: int,
+               max_pairs: int, overwrite: bool, quiet: bool) -> None:
+    """One self-contained HTML page about a run: config, results, curves, relations."""
+    from lrdgraph.analysis.report import write_report
+
+    write_report(run_dir, out, top=top, window=window, knn=knn, chunk_size=chunk_size,
+                 max_pairs=max_pairs, overwrite=overwrite, progress=not quiet)
+    click.echo(f"report written to {out}")
 
 
 def main() -> None:

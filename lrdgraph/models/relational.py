@@ -186,13 +186,15 @@ class RelationalRecommender(nn.Module):
         return (a * z).sum(-2)
 
     # ------------------------------------------------------------------ scoring
-    def forward(self, batch: Dict[str, Tensor], candidates: Tensor) -> Tensor:
-        """Scores ``[B, C]`` of ``candidates [B, C]`` for the users and histories in ``batch``
-        (``user [B]``, ``history [B, H]`` padded with ``num_items``, ``history_time [B, H]``,
-        ``time [B]``)."""
+    def _attend(self, batch: Dict[str, Tensor], candidates: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Steps 1-3 of the class docstring: ``(user [B, V], t [B, C, V], alpha [B, C, H, R],
+        z [B, C, R, V])`` with alpha the item-level attention (times the decay in KDA) and z
+        the slot vectors after the slot self-attention. ``batch['user_vec'] [B, V]``, when
+        given, replaces the user embedding lookup (an ad-hoc user)."""
         L = self.layout
         history = batch["history"]
-        user = self.user_emb(batch["user"])  # [B, V]
+        user = batch["user_vec"] if "user_vec" in batch else self.user_emb(batch["user"])  # [B, V]
         mask = history < L.num_items  # [B, H]
         h = self.entity_emb(history)  # [B, H, V]
         t = self.entity_emb(candidates)  # [B, C, V]
@@ -208,8 +210,53 @@ class RelationalRecommender(nn.Module):
         z = torch.einsum("bchr,bhv->bcrv", alpha, h)
         B, C, R, V = z.shape
         z = self.slots(z.reshape(B * C, R, V)).view(B, C, R, V)
+        return user, t, alpha, z
+
+    def forward(self, batch: Dict[str, Tensor], candidates: Tensor) -> Tensor:
+        """Scores ``[B, C]`` of ``candidates [B, C]`` for the users and histories in ``batch``
+        (``user [B]``, ``history [B, H]`` padded with ``num_items``, ``history_time [B, H]``,
+        ``time [B]``)."""
+        user, t, _, z = self._attend(batch, candidates)
         m = self._pool(z, user)
         return ((user.unsqueeze(1) + m) * t).sum(-1) + self.item_bias[candidates]
+
+    @torch.no_grad()
+    def explain(self, batch: Dict[str, Tensor], candidates: Tensor) -> Dict[str, Tensor]:
+        r"""Why each candidate scores as it does: which history items, through which slots.
+
+        Returns a dict of tensors:
+
+        - ``score [B, C]``: as :meth:`forward`;
+        - ``alpha [B, C, H, R]``: the item-level attention (Eq. 12, times the decay in KDA);
+        - ``slot_score [B, C, R]``: slot r's exact share of :math:`m_c^\top t_c` (pooling
+          weight times :math:`z_{c,r}^\top t_c`; for max pooling, the dimensions slot r wins),
+          so ``score = (user * t).sum(-1) + slot_score.sum(-1) + bias``;
+        - ``relation_importance [B, C, R]``: softmax over slots of ``slot_score``;
+        - ``contribution [B, C, H, R]``: ``alpha * relation_importance``, the weight of (history
+          item k, slot r) in the candidate's score.
+
+        Note:
+            The slot self-attention mixes slots before pooling, so ``slot_score`` is the share
+            of the *refined* slot r; ``alpha`` is taken before the mixing.
+        """
+        user, t, alpha, z = self._attend(batch, candidates)
+        zt = z * t.unsqueeze(2)  # [B, C, R, V]
+        R = z.shape[2]
+        if self.pooling == "average":
+            slot_score = zt.sum(-1) / R
+        elif self.pooling == "max":
+            wins = z == z.max(dim=-2, keepdim=True).values
+            wins = wins / wins.sum(-2, keepdim=True)  # split ties
+            slot_score = (zt * wins).sum(-1)
+        else:
+            u = user.view(user.shape[0], 1, 1, -1)
+            a = self.pool_out(torch.tanh(self.pool_a(z * u))).softmax(dim=-2)  # [B, C, R, 1]
+            slot_score = (zt * a).sum(-1)
+        score = (user.unsqueeze(1) * t).sum(-1) + slot_score.sum(-1) + self.item_bias[candidates]
+        importance = torch.softmax(slot_score, dim=-1)
+        return {"score": score, "alpha": alpha, "slot_score": slot_score,
+                "relation_importance": importance,
+                "contribution": alpha * importance.unsqueeze(2)}
 
     # ------------------------------------------------------------------ losses
     def rec_loss(self, batch: Dict[str, Tensor]) -> Tensor:
