@@ -31,6 +31,13 @@ class SequenceRows:
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
+    def subset(self, idx: Tensor) -> "SequenceRows":
+        """The rows ``idx`` (e.g. one process's share in distributed evaluation)."""
+        return SequenceRows(user=self.user[idx], item=self.item[idx], time=self.time[idx],
+                            history=self.history[idx], history_time=self.history_time[idx],
+                            neg_items=None if self.neg_items is None else self.neg_items[idx],
+                            pad=self.pad)
+
     def batch(self, idx: Tensor, device: torch.device) -> Dict[str, Tensor]:
         h = self.history[idx]
         H = max(int((h < self.pad).sum(1).max().item()) if len(idx) else 1, 1)

@@ -2,6 +2,7 @@
 dev, best checkpoint reloaded for the test pass, resumable run directories."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from .. import __version__
 from ..errors import ConfigError, InputError, LrdError, OutputError
 from ..io import (DirLock, atomic_torch_save, atomic_write_json, atomic_write_text,
                   unpickling_reason)
+from . import distributed as ddp
 from .data import KGSampler, NegativeSampler, SequenceData
 from .evaluate import evaluate
 
@@ -80,12 +82,25 @@ class Trainer:
         if t["num_threads"]:
             torch.set_num_threads(int(t["num_threads"]))
         seed_everything(int(t["seed"]), bool(t["deterministic"]))
+        ddp.init_from_env(t["device"])
         self.device = resolve_device(t["device"])
+        if self.device.type == "cuda" and ddp.world() > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if not ddp.is_main():
+            self.log = log = lambda msg: None
+            self.progress = progress = False
         self.data = SequenceData(graph.dataset, history=t["history"])
         if len(self.data.train) == 0:
             raise InputError("no training instances: every user has a single train interaction")
         self.model = build_model(cfg, graph).to(self.device)
         self.opt = make_optimizer(self.model, float(t["lr"]), float(t["l2"]))
+        self.loss_module: torch.nn.Module = ddp.LossModule(self.model)
+        if ddp.world() > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.loss_module = DistributedDataParallel(
+                self.loss_module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
         self.gen = torch.Generator().manual_seed(int(t["seed"]))
         self.neg = NegativeSampler(self.data, self.gen)
         # models without a KGE or LRD task (the sequence baselines) skip them whatever the config
@@ -161,16 +176,21 @@ class Trainer:
             from tqdm.auto import tqdm
             it = tqdm(batches, desc=f"epoch {self.epoch + 1}", leave=False, dynamic_ncols=True)
         for s in it:
+            # the global batch and its random draws are the same in every process (same seed);
+            # each process then keeps its share of the rows (all of them in a single process)
             idx = perm[s:s + bs]
-            b = data.train.batch(idx, dev)
             users = data.train.user[idx]
-            negs = self.neg.sample(users, (int(t["num_neg"]),)).to(dev)
-            b["candidates"] = torch.cat([b["item"].unsqueeze(1), negs], dim=1)
-            if model.use_lrd:
-                b["lrd_neg"] = self.neg.sample(users, (b["history"].shape[1],)).to(dev)
+            negs = self.neg.sample(users, (int(t["num_neg"]),))
+            width = max(int((data.train.history[idx] < data.train.pad).sum(1).max()), 1)
+            lrd_neg = self.neg.sample(users, (width,)) if model.use_lrd else None
+            mine = ddp.shard(torch.arange(idx.numel()))
+            b = data.train.batch(idx[mine], dev)
+            b["candidates"] = torch.cat([b["item"].unsqueeze(1), negs[mine].to(dev)], dim=1)
+            if lrd_neg is not None:
+                b["lrd_neg"] = lrd_neg[mine][:, :b["history"].shape[1]].to(dev)
             if kg is not None:
-                b.update({k: v[s:s + bs].to(dev) for k, v in kg.items()})
-            losses = model.losses(b, kge=kg is not None)
+                b.update({k: v[s:s + bs][mine].to(dev) for k, v in kg.items()})
+            losses = self.loss_module(b, kg is not None)
             total = losses["rec"]
             if "kge" in losses:
                 total = total + self.gamma * losses["kge"]
@@ -206,7 +226,8 @@ class Trainer:
             t1 = time.perf_counter()
             dev = evaluate(self.model, self.data, "dev", [ev["dev_protocol"]], ev["ks"],
                            batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
-                           device=self.device, progress=self.progress)[ev["dev_protocol"]]
+                           device=self.device, progress=self.progress,
+                           distributed=True)[ev["dev_protocol"]]
             t2 = time.perf_counter()
             self.epoch += 1
             score = dev[metric]
@@ -219,12 +240,13 @@ class Trainer:
                    "seconds": {"train": round(t1 - t0, 3), "dev_eval": round(t2 - t1, 3)},
                    "best": improved}
             self.history.append(rec)
-            state = self.state()
-            if improved:
-                atomic_torch_save(state, ckdir / "best.pt")
-            atomic_torch_save(state, ckdir / "last.pt")
-            atomic_write_text(self.run_dir / "metrics.jsonl",
-                              "".join(json.dumps(r) + "\n" for r in self.history))
+            if ddp.is_main():
+                state = self.state()
+                if improved:
+                    atomic_torch_save(state, ckdir / "best.pt")
+                atomic_torch_save(state, ckdir / "last.pt")
+                atomic_write_text(self.run_dir / "metrics.jsonl",
+                                  "".join(json.dumps(r) + "\n" for r in self.history))
             loss_txt = " ".join(f"{k}={v:.4f}" for k, v in losses.items())
             self.log(f"epoch {self.epoch:3d}  {loss_txt}  dev {metric}={score:.4f} "
                      f"HR@{metric.split('@')[1]}={dev.get('HR@' + metric.split('@')[1], float('nan')):.4f}"
@@ -236,13 +258,14 @@ class Trainer:
 
     def finish(self) -> Dict[str, Any]:
         ev = self.cfg["eval"]
+        ddp.barrier()  # rank 0 has written best.pt
         best = self.run_dir / "checkpoints" / "best.pt"
         if best.exists():
             self.load_state(best, full=False)
         t0 = time.perf_counter()
         test = evaluate(self.model, self.data, "test", ev["protocols"], ev["ks"],
                         batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
-                        device=self.device, progress=self.progress)
+                        device=self.device, progress=self.progress, distributed=True)
         best_dev = next((r["dev"] for r in self.history if r["epoch"] == self.best_epoch), {})
         results = {
             "protocols": test,
@@ -256,9 +279,11 @@ class Trainer:
                         "dev_eval_total": round(sum(r["seconds"]["dev_eval"] for r in self.history), 2),
                         "test_eval": round(time.perf_counter() - t0, 2)},
             "device": str(self.device),
+            "processes": ddp.world(),
             "config": self.cfg,
         }
-        atomic_write_json(self.run_dir / "results.json", results)
+        if ddp.is_main():
+            atomic_write_json(self.run_dir / "results.json", results)
         for p, m in test.items():
             self.log(f"test ({p}): " + "  ".join(f"{k}={v:.4f}" for k, v in m.items() if k != "rows"))
         return results
@@ -305,9 +330,13 @@ def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwr
     cfg = dict(cfg)
     cfg["data"] = {"graph": str(graph_dir)}
     graph = load_graph(graph_dir)
-    with DirLock(out):
-        _prepare_run_dir(out, cfg, graph_dir, overwrite)
+    ddp.init_from_env(cfg["train"]["device"])
+    with DirLock(out) if ddp.is_main() else contextlib.nullcontext():
+        if ddp.is_main():
+            _prepare_run_dir(out, cfg, graph_dir, overwrite)
+        ddp.barrier()
         trainer = Trainer(graph, cfg, out, progress=progress, log=log)
+        log = trainer.log
         log(f"{trainer.model!r} on {trainer.device}; {len(trainer.data.train)} training instances; "
             f"γ={trainer.gamma:.3f} λ={trainer.lam}")
         return trainer.fit()
@@ -334,8 +363,10 @@ def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], N
     cfg, graph = load_run(run_dir)
     if epochs is not None:
         cfg["train"]["epochs"] = epochs
-    with DirLock(run_dir):
+    ddp.init_from_env(cfg["train"]["device"])
+    with DirLock(run_dir) if ddp.is_main() else contextlib.nullcontext():
         trainer = Trainer(graph, cfg, run_dir, progress=progress, log=log)
+        log = trainer.log
         last = run_dir / "checkpoints" / "last.pt"
         if last.exists():
             trainer.load_state(last)

@@ -1,0 +1,91 @@
+"""Multi-process data-parallel training with ``torch.distributed`` (DDP), launched by torchrun.
+
+Every process draws the same random stream (same seed): each global batch, its negatives and
+its KG triples are drawn identically everywhere, then each process takes its contiguous share of
+the rows. DDP averages the gradients, so with equal shares a step equals the single-process step
+on the whole global batch (up to floating-point summation order and, for the LRD term, the
+per-share averaging over valid history positions). Evaluation rows are sharded and the ranks
+gathered. Only rank 0 writes files and logs.
+
+Launch (CPU, gloo)::
+
+    torchrun --standalone --nproc-per-node 2 -m lrdgraph_cli.main train g/office --out runs/x
+
+Several machines: the same command on each with ``--nnodes N --node-rank R
+--rdzv-backend c10d --rdzv-endpoint HOST:PORT`` instead of ``--standalone``; on GPUs the
+backend is NCCL and each process takes the GPU of its ``LOCAL_RANK``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+import torch
+from torch import Tensor
+
+__all__ = ["init_from_env", "world", "rank", "is_main", "shard", "gather_cat", "LossModule",
+           "barrier"]
+
+
+def init_from_env(device_name: str) -> None:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); no-op otherwise."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return
+    use_cuda = device_name in ("cuda", "auto") and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+
+
+def world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if world() > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def shard(x: Tensor) -> Tensor:
+    """This process's contiguous share of ``x`` (the whole of it in a single process)."""
+    w = world()
+    return x if w == 1 else torch.tensor_split(x, w)[rank()]
+
+
+def gather_cat(x: Tensor) -> Tensor:
+    """Concatenate every rank's ``x`` in rank order (``x`` on the CPU)."""
+    w = world()
+    if w == 1:
+        return x
+    import torch.distributed as dist
+
+    parts = [None] * w
+    dist.all_gather_object(parts, x.cpu())
+    return torch.cat(parts)
+
+
+class LossModule(torch.nn.Module):
+    """Makes ``model.losses`` the ``forward`` that DDP wraps and synchronises."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Dict[str, Tensor], kge: bool) -> Dict[str, Tensor]:
+        return self.model.losses(batch, kge=kge)
