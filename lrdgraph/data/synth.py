@@ -76,8 +76,9 @@ def synth_frames(num_users: int = 192_403, num_items: int = 63_001,
     items[~in_home] = np.searchsorted(cdf, rng.random(int((~in_home).sum())), side="right")
     items = np.minimum(items, num_items - 1)
     start = rng.integers(1_300_000_000, 1_400_000_000, size=num_users)
-    offs = np.arange(len(user)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    time = np.repeat(start, lengths) + offs * rng.integers(3_600, 30 * 86_400, size=len(user))
+    gaps = np.cumsum(rng.integers(3_600, 30 * 86_400, size=len(user)))
+    first = np.cumsum(lengths) - lengths  # each user's first row
+    time = np.repeat(start, lengths) + gaps - np.repeat(gaps[first], lengths)
     inter = pd.DataFrame({"user": "u" + pd.Series(user).astype(str),
                           "item": "i" + pd.Series(items).astype(str), "timestamp": time})
     text = [f"{_ADJ[a]} {_NOUNS[n]} B{b} model {m}" for a, n, b, m in

@@ -42,6 +42,7 @@ def build_model(cfg: Dict[str, Any], graph) -> nn.Module:
     layout = EntityLayout.from_dataset(ds, num_latent)
     kwargs: Dict[str, Any] = dict(
         emb_size=m["emb_size"], num_heads=m["num_heads"], num_layers=m["num_layers"],
+        init_std=float(m["init_std"]),
         dropout=m["dropout"], pooling=m["pooling"], relation_evidence=m["relation_evidence"],
         lrd=bool(lrd["enabled"]), lrd_objective=lrd["objective"], lrd_features=lrd["features"],
         lrd_alpha=float(lrd["alpha"]), lrd_skip_virtual=bool(lrd["skip_virtual"]))

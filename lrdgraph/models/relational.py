@@ -57,6 +57,8 @@ class RelationalRecommender(nn.Module):
         lrd_objective (str): ``paper`` or ``reference``; lrd_features: ``text`` or ``id``.
         lrd_alpha (float): entropy coefficient α; lrd_skip_virtual: reference's
             ``leave_one_latent``.
+        init_std (float): standard deviation of the normal initialisation of the user, entity
+            and relation embeddings (the reference uses 0.01 for every parameter).
     """
 
     uses_time_decay = False
@@ -66,8 +68,9 @@ class RelationalRecommender(nn.Module):
                  num_layers: int = 5, dropout: float = 0.0, pooling: str = "average",
                  relation_evidence: str = "none", lrd: bool = True, lrd_objective: str = "paper",
                  lrd_features: str = "text", lrd_alpha: float = 0.1,
-                 lrd_skip_virtual: bool = False) -> None:
+                 lrd_skip_virtual: bool = False, init_std: float = 0.01) -> None:
         super().__init__()
+        self.init_std = init_std
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}")
         if relation_evidence not in EVIDENCE:
@@ -116,7 +119,7 @@ class RelationalRecommender(nn.Module):
     # ------------------------------------------------------------------ parameters
     def reset_parameters(self) -> None:
         for emb in (self.user_emb, self.entity_emb, self.relation_emb):
-            nn.init.normal_(emb.weight, std=0.01)
+            nn.init.normal_(emb.weight, std=self.init_std)
         nn.init.zeros_(self.item_bias)
         self.slots.reset_parameters()
         if self.pooling == "attention":
