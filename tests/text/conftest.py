@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INFINITY_BIN = REPO / ".cache" / "infinity-venv" / "bin" / "infinity_emb"
 SERVED_NAME = "all-MiniLM-L6-v2"
-INFINITY_READY_TIMEOUT_S = 120.0
+INFINITY_READY_TIMEOUT_S = 300.0
 
 #: The API key the tests put in the environment; it must never show up anywhere.
 SECRET_KEY = "sk-lrdgraph-test-" + hashlib.sha256(b"never-leak").hexdigest()[:24]
