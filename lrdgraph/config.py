@@ -136,7 +136,9 @@ def validate_config(cfg: Dict[str, Any]) -> None:
     check(m["num_horizontal"] + m["num_vertical"] > 0, "model.num_horizontal",
           "and model.num_vertical must not both be 0")
     check(isinstance(lrd["num_latent"], int) and lrd["num_latent"] >= 0, "lrd.num_latent", "must be >= 0")
-    check(lrd["objective"] in ("paper", "reference"), "lrd.objective", "must be paper or reference")
+    check(lrd["objective"] in ("paper", "reference", "mi"), "lrd.objective",
+          "must be paper, reference or mi")
+    check(_num(lrd["beta"]) and lrd["beta"] >= 0, "lrd.beta", "must be a number >= 0")
     check(lrd["features"] in ("text", "id"), "lrd.features", "must be text or id")
     check(_num(lrd["lambda"]) and lrd["lambda"] >= 0, "lrd.lambda", "must be a number >= 0")
     check(_num(lrd["alpha"]), "lrd.alpha", "must be a number")

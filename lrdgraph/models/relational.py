@@ -10,14 +10,14 @@ from torch import Tensor, nn
 from .distmult import distmult
 from .layout import EntityLayout
 from .losses import bpr_loss, weighted_bpr_loss
-from .lrd import RelationExtractor, lrd_loss_paper, lrd_loss_reference
+from .lrd import RelationExtractor, lrd_loss_mi, lrd_loss_paper, lrd_loss_reference
 from .slot_attention import SlotSelfAttention
 
 __all__ = ["RelationalRecommender"]
 
 POOLINGS = ("average", "max", "attention")
 EVIDENCE = ("none", "graph")
-LRD_OBJECTIVES = ("paper", "reference")
+LRD_OBJECTIVES = ("paper", "reference", "mi")
 LRD_FEATURES = ("text", "id")
 
 
@@ -54,7 +54,9 @@ class RelationalRecommender(nn.Module):
         pooling (str): ``average`` (reference default), ``max`` or ``attention``.
         relation_evidence (str): ``none`` (reference) or ``graph``.
         lrd (bool): train the relation extractor with the LRD objective.
-        lrd_objective (str): ``paper`` or ``reference``; lrd_features: ``text`` or ``id``.
+        lrd_objective (str): ``paper``, ``reference`` or ``mi`` (ours, see
+            :func:`~lrdgraph.models.lrd.lrd_loss_mi`); lrd_features: ``text`` or ``id``.
+        lrd_beta (float): weight of the marginal-entropy term of the ``mi`` objective.
         lrd_alpha (float): entropy coefficient α; lrd_skip_virtual: reference's
             ``leave_one_latent``.
         init_std (float): standard deviation of the normal initialisation of the user, entity
@@ -68,7 +70,8 @@ class RelationalRecommender(nn.Module):
                  num_layers: int = 5, dropout: float = 0.0, pooling: str = "average",
                  relation_evidence: str = "none", lrd: bool = True, lrd_objective: str = "paper",
                  lrd_features: str = "text", lrd_alpha: float = 0.1,
-                 lrd_skip_virtual: bool = False, init_std: float = 0.01) -> None:
+                 lrd_skip_virtual: bool = False, init_std: float = 0.01,
+                 lrd_beta: float = 1.0) -> None:
         super().__init__()
         self.init_std = init_std
         if pooling not in POOLINGS:
@@ -88,6 +91,7 @@ class RelationalRecommender(nn.Module):
         self.lrd_objective = lrd_objective
         self.lrd_features = lrd_features
         self.lrd_alpha = lrd_alpha
+        self.lrd_beta = lrd_beta
         self.lrd_skip_virtual = lrd_skip_virtual
         R = layout.num_relations
         self.user_emb = nn.Embedding(num_users, emb_size)
@@ -292,6 +296,8 @@ class RelationalRecommender(nn.Module):
                 self.entity_emb(target), self.relation_emb.weight, mask, self.lrd_alpha)
         if self.lrd_objective == "paper":
             return lrd_loss_paper(*args)
+        if self.lrd_objective == "mi":
+            return lrd_loss_mi(*args, beta=self.lrd_beta)
         return lrd_loss_reference(*args, skip_virtual=self.lrd_skip_virtual)
 
     def losses(self, batch: Dict[str, Tensor], *, kge: bool = True) -> Dict[str, Tensor]:
