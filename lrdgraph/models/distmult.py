@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["DistMultInteraction", "distmult"]
+__all__ = ["DistMultInteraction", "distmult", "distmult_all_relations"]
 
 
 def distmult(h: Tensor, r: Tensor, t: Tensor) -> Tensor:
@@ -13,6 +13,13 @@ def distmult(h: Tensor, r: Tensor, t: Tensor) -> Tensor:
     Broadcasts over leading dimensions; the last dimension is the embedding.
     """
     return (h * r * t).sum(dim=-1)
+
+
+def distmult_all_relations(h: Tensor, relations: Tensor, t: Tensor) -> Tensor:
+    r""":func:`distmult` for every relation at once: ``[..., V] x [R, V] x [..., V] -> [..., R]``,
+    computed as :math:`(h \odot t) R^\top`, a matrix product instead of a ``[..., R, V]``
+    temporary."""
+    return (h * t) @ relations.t()
 
 
 class DistMultInteraction(torch.nn.Module):

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .distmult import distmult
+from .distmult import distmult_all_relations
+
 
 __all__ = ["RelationExtractor", "lrd_loss_paper", "lrd_loss_reference", "lrd_loss_mi"]
 
@@ -72,9 +73,11 @@ class RelationExtractor(nn.Module):
                 f"num_relations={self.num_relations})")
 
 
-def _entropy(logits: Tensor) -> Tensor:
-    logq = torch.log_softmax(logits, dim=-1)
-    return -(logq.exp() * logq).sum(-1)
+def _scores_all_relations(head: Tensor, neg_head: Tensor, tail: Tensor,
+                          relations: Tensor) -> tuple[Tensor, Tensor]:
+    """DistMult φ(h, r, t) (Eq. 6) for every relation, ``[B, H, R]``, positives and negatives."""
+    t = tail.unsqueeze(1)
+    return distmult_all_relations(head, relations, t), distmult_all_relations(neg_head, relations, t)
 
 
 def lrd_loss_paper(logits: Tensor, head: Tensor, neg_head: Tensor, tail: Tensor,
@@ -101,10 +104,7 @@ def lrd_loss_paper(logits: Tensor, head: Tensor, neg_head: Tensor, tail: Tensor,
     """
     logq = torch.log_softmax(logits, dim=-1)
     q = logq.exp()
-    t = tail.unsqueeze(1).unsqueeze(2)  # [B, 1, 1, V]
-    r = relations.view(1, 1, *relations.shape)  # [1, 1, R, V]
-    pos = distmult(head.unsqueeze(2), r, t)  # [B, H, R]
-    neg = distmult(neg_head.unsqueeze(2), r, t)
+    pos, neg = _scores_all_relations(head, neg_head, tail, relations)  # [B, H, R]
     ll = (q * (F.logsigmoid(pos) + F.logsigmoid(-neg))).sum(-1)
     ent = -(q * logq).sum(-1)
     obj = (ll + alpha * ent)[mask]
@@ -164,10 +164,7 @@ def lrd_loss_mi(logits: Tensor, head: Tensor, neg_head: Tensor, tail: Tensor,
     """
     logq = torch.log_softmax(logits, dim=-1)
     q = logq.exp()
-    t = tail.unsqueeze(1).unsqueeze(2)
-    r = relations.view(1, 1, *relations.shape)
-    pos = distmult(head.unsqueeze(2), r, t)
-    neg = distmult(neg_head.unsqueeze(2), r, t)
+    pos, neg = _scores_all_relations(head, neg_head, tail, relations)
     ll = (q * (F.logsigmoid(pos) + F.logsigmoid(-neg))).sum(-1)[mask]
     if ll.numel() == 0:
         return logits.sum() * 0.0

@@ -289,9 +289,10 @@ class RelationalRecommender(nn.Module):
         history, target = batch["history"], batch["candidates"][:, 0]
         n = self.layout.num_items
         mask = history < n
-        logits = self.extractor.logits(self.item_features(history.clamp_max(n)),
-                                       self.item_features(target).unsqueeze(1).expand(
-                                           -1, history.shape[1], -1))
+        # Eq. 4 on (history item, target) pairs; the target's half is computed once per row
+        a, _ = self.extractor.halves(self.extractor.project(self.item_features(history.clamp_max(n))))
+        _, b = self.extractor.halves(self.extractor.project(self.item_features(target)))
+        logits = a + b.unsqueeze(1) + self.extractor.classifier.bias
         args = (logits, self.entity_emb(history), self.entity_emb(batch["lrd_neg"]),
                 self.entity_emb(target), self.relation_emb.weight, mask, self.lrd_alpha)
         if self.lrd_objective == "paper":
