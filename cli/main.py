@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -25,6 +26,58 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def _fail(msg: str, code: int) -> None:
     click.echo(f"lrdgraph: error: {msg}", err=True)
     sys.exit(code)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses ``nan`` and ``inf`` (click's own range
+    check lets ``nan`` through: every comparison with it is false)."""
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
+#: seeds: numpy's generators refuse negative ones
+SEED = click.IntRange(0, 2**63 - 1)
+
+
+def _key_values(ctx: click.Context, param: click.Parameter, values: tuple) -> tuple:
+    """``--set KEY=VALUE``: the syntax is checked here, the key and value by the config."""
+    for v in values:
+        key, eq, _ = v.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {v!r}", ctx=ctx, param=param)
+    return values
+
+
+def _url(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"expected an http:// or https:// URL, got {value!r}",
+                                 ctx=ctx, param=param)
+    return value
+
+
+def _label_list(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[list]:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise click.BadParameter("expected a comma-separated list of labels", ctx=ctx, param=param)
+    return items
+
+
+def _exclusive(**given: Any) -> None:
+    """Raise a UsageError when more than one of the named options was given."""
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v not in (None, False, ())]
+    if len(named) > 1:
+        raise click.UsageError(f"{' and '.join(named)} exclude each other")
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -87,18 +140,19 @@ def cli(debug: bool) -> None:
 @click.option("--attr-cols", default=None, help="csv: comma-separated attribute columns of items.")
 @click.option("--k-core", type=click.IntRange(min=0), default=None,
               help="ml-100k / csv: k-core filtering (ml-100k default 5, csv default 0).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of generated splits / negatives / demo data.")
 @click.option("--encoder", type=click.Choice(["local", "openai", "tfidf"]), default="local",
               show_default=True, help="Text feature backend.")
 @click.option("--encoder-model", default=None,
               help="Model name (openai) or local sentence-transformers directory (local).")
-@click.option("--base-url", default=None, help="OpenAI-compatible server (openai only); the key "
-              "comes from OPENAI_API_KEY.")
+@click.option("--base-url", default=None, callback=_url, help="OpenAI-compatible server (openai "
+              "only); the key comes from OPENAI_API_KEY.")
 @click.option("--dim", type=click.IntRange(min=2), default=None, help="tfidf: feature size [64].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Feature cache [$LRDGRAPH_CACHE or ~/.cache/lrdgraph/features].")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Graph directory to write.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Graph directory to write.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
@@ -114,6 +168,10 @@ def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[
         raise click.UsageError("--base-url applies to --encoder openai only")
     if dim is not None and encoder != "tfidf":
         raise click.UsageError("--dim applies to --encoder tfidf only")
+    if encoder_model is not None and encoder == "tfidf":
+        raise click.UsageError("--encoder-model applies to --encoder local and openai only")
+    if kind == "demo" and data_dir is not None:
+        raise click.UsageError("--data-dir does not apply to --dataset demo")
     options: dict = {}
     if kind in ("rechorus", "ml-100k"):
         if data_dir is None:
@@ -198,15 +256,16 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 @click.option("--relation-evidence", type=click.Choice(["none", "graph"]), default=None)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--patience", type=click.IntRange(min=0), default=None)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
-@click.option("--seed", type=int, default=None)
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None)
+@click.option("--seed", type=SEED, default=None)
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None)
 @click.option("--deterministic", is_flag=True, default=None, help="Deterministic torch algorithms.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML config file (see lrdgraph/configs/defaults.yaml).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", callback=_key_values,
               help="Override any setting, e.g. --set lrd.lambda=5 (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Continue an interrupted run directory.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
@@ -224,6 +283,16 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
     if resume is not None:
         if graph_dir is not None or out is not None or config_file is not None or overrides:
             raise click.UsageError("--resume takes the run directory only (its config is reused)")
+        ignored = {"--model": model, "--lrd/--no-lrd": lrd, "--num-latent": num_latent,
+                   "--lrd-objective": lrd_objective, "--lrd-features": lrd_features,
+                   "--kge/--no-kge": kge, "--relation-evidence": relation_evidence,
+                   "--epochs": epochs, "--patience": patience, "--lr": lr, "--seed": seed,
+                   "--device": device, "--deterministic": deterministic,
+                   "--overwrite": overwrite or None}
+        named = [k for k, v in ignored.items() if v is not None]
+        if named:
+            raise click.UsageError(f"--resume reuses the run's configuration; it takes no "
+                                   f"{', '.join(named)}")
         resume_run(resume, progress=not quiet)
         click.echo(f"results in {resume / 'results.json'}")
         return
@@ -273,7 +342,7 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
               help="Cells trained at once, each in its own process.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads per job [CPU cores / jobs when --jobs > 1].")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", callback=_key_values,
               help="Add a setting to the spec's global `set` (data set, model and variant "
               "settings still win; repeatable).")
 @click.option("--dry-run", is_flag=True, help="List the cells and their state; run nothing.")
@@ -290,6 +359,7 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
 
     if dry_run and (report_only or overwrite):
         raise click.UsageError("--dry-run lists the cells only; it takes no --report-only/--overwrite")
+    _exclusive(report_only=report_only, overwrite=overwrite)
     parsed = load_spec(spec, extra_set=overrides)
     if dry_run:
         cells = plan_cells(parsed)
@@ -307,15 +377,6 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
 
 
 # ---------------------------------------------------------------------------- analysis
-def _csv_list(value: Optional[str]) -> Optional[list]:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if not items:
-        raise click.UsageError("expected a comma-separated list")
-    return items
-
-
 def _candidate_options(fn: Callable) -> Callable:
     """Options shared by the commands that score candidate pairs with the extractor."""
     opts = [
@@ -342,9 +403,9 @@ def _candidate_options(fn: Callable) -> Callable:
               required=True, help="Output format (neo4j, recbole, rechorus write a directory).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Output file, or directory for neo4j / recbole / rechorus.")
-@click.option("--relations", "relations", default=None,
+@click.option("--relations", "relations", default=None, callback=_label_list,
               help="Comma-separated relation labels to keep (default: all).")
-@click.option("--min-weight", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_MIN_WEIGHT,
+@click.option("--min-weight", type=FiniteFloatRange(0, 1, max_open=True), default=DEFAULT_MIN_WEIGHT,
               show_default=True, help="Keep edges with weight above this; a latent edge's weight "
               "is q(latent_k | i, j), predefined edges weigh 1.")
 @click.option("--top-k", type=click.IntRange(min=1), default=None,
@@ -355,16 +416,15 @@ def _candidate_options(fn: Callable) -> Callable:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
-def export_edges_cmd(run_dir: Path, fmt: str, out: Path, relations: Optional[str],
+def export_edges_cmd(run_dir: Path, fmt: str, out: Path, relations: Optional[list],
                      min_weight: float, top_k: Optional[int], latent_only: bool,
                      include_attributes: bool, window: int, knn: int, chunk_size: int,
                      max_pairs: int, overwrite: bool, quiet: bool) -> None:
     """Export a run's predefined and latent item edges (original ids) for other tools."""
     from lrdgraph.analysis.export import export_edges
 
-    if latent_only and include_attributes:
-        raise click.UsageError("--latent-only and --include-attributes exclude each other")
-    info = export_edges(run_dir, out, fmt, relations=_csv_list(relations), min_weight=min_weight,
+    _exclusive(latent_only=latent_only, include_attributes=include_attributes)
+    info = export_edges(run_dir, out, fmt, relations=relations, min_weight=min_weight,
                         top_k=top_k, latent_only=latent_only,
                         include_attributes=include_attributes, window=window, knn=knn,
                         chunk_size=chunk_size, max_pairs=max_pairs, overwrite=overwrite,
@@ -409,7 +469,7 @@ def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k:
 
 @cli.command("relations", context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for relations.json, relation_similarity.png, top_pairs.csv.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Top pairs kept per relation.")
@@ -418,8 +478,8 @@ def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k:
 @click.option("--naming", type=click.Choice(["auto", "chat", "tfidf"]), default="auto",
               show_default=True, help="auto: a chat model when --base-url or OPENAI_API_KEY is "
               "set, else (or when it fails) TF-IDF terms of the top pairs.")
-@click.option("--base-url", default=None, help="OpenAI-compatible chat server; the key comes "
-              "from OPENAI_API_KEY.")
+@click.option("--base-url", default=None, callback=_url, help="OpenAI-compatible chat server; "
+              "the key comes from OPENAI_API_KEY.")
 @click.option("--chat-model", default=None, help="Chat model name [gpt-4o-mini].")
 @_candidate_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -470,12 +530,12 @@ def report_cmd(run_dir: Path, out: Path, top: int, window: int, knn: int, chunk_
 
 
 @cli.command("synth", context_settings=CONTEXT)
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write (generic CSV: interactions, items, relations).")
 @click.option("--users", type=click.IntRange(min=1), default=192_403, show_default=True)
 @click.option("--items", "num_items", type=click.IntRange(min=2), default=63_001, show_default=True)
 @click.option("--interactions", type=click.IntRange(min=1), default=1_682_498, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @handle_errors
 def synth_cmd(out: Path, users: int, num_items: int, interactions: int, seed: int,
@@ -489,7 +549,8 @@ def synth_cmd(out: Path, users: int, num_items: int, interactions: int, seed: in
     from lrdgraph.data.synth import write_synth
 
     if interactions < 5 * users:
-        raise click.BadParameter("need at least 5 interactions per user", param_hint="--interactions")
+        raise click.BadParameter("need at least 5 interactions per user",
+                                 param_hint="'--interactions'")
     stats = write_synth(out, overwrite=overwrite, num_users=users, num_items=num_items,
                         num_interactions=interactions, seed=seed)
     click.echo("  ".join(f"{k} {v:,}" for k, v in stats.items()))

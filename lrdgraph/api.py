@@ -31,18 +31,21 @@ def build_graph_dir(kind: str, options: Dict[str, Any], out: str | Path, *, enco
     from .data import load_dataset
     from .graph.build import build_graph
     from .graph.item_graph import save_graph
-    from .io import output_dir
+    from .io import DirLock
 
     out = Path(out)
     # refuse a bad output before doing any work
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
         from .errors import OutputError
         raise OutputError("output directory is not empty; pass --overwrite to replace it", path=out)
-    dataset = load_dataset(kind, **options)
-    graph = build_graph(dataset, encoder=encoder, encoder_model=encoder_model, base_url=base_url,
-                        cache_dir=cache_dir, progress=progress, dim=dim)
-    manifest = {"inputs": {"kind": kind,
-                           "options": {k: str(v) for k, v in options.items()},
-                           "files": _input_files(kind, options)}}
-    save_graph(graph, out, overwrite=overwrite, extra_manifest=manifest)
+    # the output lock is held from the start: a second build of the same --out refuses before
+    # reading or encoding anything (an openai encoder costs money)
+    with DirLock(out):
+        dataset = load_dataset(kind, **options)
+        graph = build_graph(dataset, encoder=encoder, encoder_model=encoder_model,
+                            base_url=base_url, cache_dir=cache_dir, progress=progress, dim=dim)
+        manifest = {"inputs": {"kind": kind,
+                               "options": {k: str(v) for k, v in options.items()},
+                               "files": _input_files(kind, options)}}
+        save_graph(graph, out, overwrite=overwrite, extra_manifest=manifest, lock=False)
     return graph.info()

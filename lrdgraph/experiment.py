@@ -404,7 +404,27 @@ def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- running
-def _init_worker(threads: Optional[int]) -> None:
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """In a worker process: exit as soon as the experiment process that started it is gone.
+
+    A killed experiment (SIGKILL, OOM killer) cannot stop its workers; without this they would
+    train on, hold their cells' output locks and wait forever for work. Files are written
+    atomically, so exiting at any moment leaves each cell finished or resumable.
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="lrdgraph-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: Optional[int], parent: Optional[int] = None) -> None:
+    if parent is not None:
+        _exit_with_parent(parent)
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(threads)
@@ -533,7 +553,7 @@ def _run_cells(todo: Sequence[Cell], out: Path, *, jobs: int, threads: Optional[
         threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(jobs_)), mp_context=ctx,
-                             initializer=_init_worker, initargs=(threads,)) as pool:
+                             initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
         futures = {pool.submit(_run_cell, j): j for j in jobs_}
         try:
             for f in as_completed(futures):
@@ -560,6 +580,8 @@ def _metric_order(names: Iterable[str]) -> List[str]:
 def collect_results(cells: Sequence[Cell], out: str | Path) -> List[Dict[str, Any]]:
     """One row per finished cell and protocol (one row with ``status`` for an unfinished
     cell), as written to ``results.csv``."""
+    from .train.trainer import read_results
+
     rows: List[Dict[str, Any]] = []
     runs = Path(out) / "runs"
     for c in cells:
@@ -571,7 +593,8 @@ def collect_results(cells: Sequence[Cell], out: str | Path) -> List[Dict[str, An
             status = "partial" if (rd / "config.yaml").exists() else "missing"
             rows.append({**base, "protocol": "", "status": status, "run_dir": f"runs/{c.name}"})
             continue
-        res = json.loads(res_path.read_text(encoding="utf-8"))
+        res = read_results(res_path, hint=f"delete it and run the experiment again to redo the "
+                                          f"cell {c.name}")
         cfg_path = rd / "config.yaml"
         cfg = _read_yaml(cfg_path) if cfg_path.exists() else res.get("config")
         for protocol, metrics in res.get("protocols", {}).items():

@@ -22,8 +22,10 @@ ReChorus export when the original ids are not positive integers (it then writes
 ``item_map.csv`` / ``user_map.csv`` beside them).
 
 Every output is written atomically: a single file through a temporary sibling renamed into
-place, a directory assembled in a temporary sibling directory. A failure leaves nothing under
-the output name.
+place, a directory assembled in a temporary sibling directory. A failure (or a kill) leaves the
+previous output or nothing under the output name, never a partial one. An export holds the
+output lock ``.<out>.lock`` beside ``out`` from start to end: a second command writing the same
+output refuses with one line (exit code 2).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, InputError, OutputError
-from ..io import atomic_write, atomic_write_text, output_dir
+from ..io import DirLock, atomic_write, atomic_write_text, output_dir
 from .candidates import candidate_pairs, iter_scored
 from .defaults import (DEFAULT_CHUNK, DEFAULT_KNN, DEFAULT_MAX_PAIRS, DEFAULT_MIN_WEIGHT,
                        DEFAULT_WINDOW)
@@ -428,13 +430,19 @@ def _check_out(out: Path, fmt: str, overwrite: bool) -> None:
 
 def write_edges(edges: pd.DataFrame, graph, out: str | Path, fmt: str, *,
                 overwrite: bool = False) -> List[Path]:
-    """Write an edge table from :func:`collect_edges` atomically; returns the files written."""
+    """Write an edge table from :func:`collect_edges` atomically; returns the files written.
+    Holds the output lock (:class:`~lrdgraph.io.DirLock`) while it writes."""
     if fmt not in WRITERS:
         raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out)
-    _check_out(out, fmt, overwrite)
+    with DirLock(out):
+        _check_out(out, fmt, overwrite)
+        return _write_locked(edges, graph, out, fmt, overwrite)
+
+
+def _write_locked(edges: pd.DataFrame, graph, out: Path, fmt: str, overwrite: bool) -> List[Path]:
     if fmt in DIR_FORMATS:
-        with output_dir(out, overwrite=overwrite) as tmp:
+        with output_dir(out, overwrite=overwrite, lock=False) as tmp:
             if fmt == "recbole":  # RecBole finds <dir>/<dir>.kg: name the files after out
                 _write_recbole(edges, graph, tmp, name=out.name)
             else:
@@ -461,12 +469,16 @@ def export_edges(run_dir: str | Path, out: str | Path, fmt: str, *,
     if fmt not in WRITERS:
         raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out)
-    _check_out(out, fmt, overwrite)  # refuse before any work
-    _, graph, model = load_trained(run_dir)
-    labels = relation_labels(model.layout, read_relation_names(run_dir))
-    edges, info = collect_edges(graph, model, labels, relations=relations,
-                                min_weight=min_weight, top_k=top_k, latent_only=latent_only,
-                                include_attributes=include_attributes, window=window, knn=knn,
-                                chunk_size=chunk_size, max_pairs=max_pairs, progress=progress)
-    files = write_edges(edges, graph, out, fmt, overwrite=overwrite)
+    # the lock is held from the first check to the last rename: a second export to the same
+    # --out refuses at once instead of racing this one
+    with DirLock(out):
+        _check_out(out, fmt, overwrite)  # refuse before any work
+        _, graph, model = load_trained(run_dir)
+        labels = relation_labels(model.layout, read_relation_names(run_dir))
+        edges, info = collect_edges(graph, model, labels, relations=relations,
+                                    min_weight=min_weight, top_k=top_k, latent_only=latent_only,
+                                    include_attributes=include_attributes, window=window,
+                                    knn=knn, chunk_size=chunk_size, max_pairs=max_pairs,
+                                    progress=progress)
+        files = _write_locked(edges, graph, out, fmt, overwrite)
     return {"format": fmt, "out": str(out), "files": [str(f) for f in files], **info}

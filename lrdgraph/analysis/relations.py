@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from ..io import atomic_write, atomic_write_json, output_dir
+from ..io import DirLock, atomic_write, atomic_write_json, output_dir
 from .candidates import candidate_pairs, heldout_pairs, iter_scored
 from .defaults import DEFAULT_CHUNK, DEFAULT_KNN, DEFAULT_MAX_PAIRS, DEFAULT_WINDOW
 from .trained import load_trained, read_relation_names, relation_labels, relation_sources
@@ -268,11 +268,17 @@ def heatmap_of(result: Dict[str, Any]) -> bytes:
 
 def write_relations(result: Dict[str, Any], out: str | Path, *, overwrite: bool = False) -> List[Path]:
     """Write ``relations.json``, ``relation_similarity.png`` and ``top_pairs.csv`` into the
-    directory ``out`` (atomically)."""
+    directory ``out`` (atomically, holding the output lock)."""
+    out = Path(out)
+    with DirLock(out):
+        return _write_relations(result, out, overwrite)
+
+
+def _write_relations(result: Dict[str, Any], out: Path, overwrite: bool) -> List[Path]:
+    """:func:`write_relations` for a caller that holds the output lock."""
     import csv
 
-    out = Path(out)
-    with output_dir(out, overwrite=overwrite) as tmp:
+    with output_dir(out, overwrite=overwrite, lock=False) as tmp:
         atomic_write_json(tmp / "relations.json", result)
         with atomic_write(tmp / "relation_similarity.png", "wb") as fh:
             fh.write(heatmap_of(result))
@@ -347,12 +353,24 @@ def relations_report(run_dir: str | Path, out: str | Path, *, top: int = 10,
     """``lrdgraph relations``: analyse a run, optionally name its latent relations (stored in
     the run directory as ``relation_names.json``), and write the results to ``out``."""
     from ..errors import OutputError
-    from .naming import DEFAULT_CHAT_MODEL, name_relations
-    from .trained import write_relation_names
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
         raise OutputError("output directory is not empty; pass --overwrite to replace it", path=out)
+    # held from the start: a second command writing the same --out refuses before any work
+    # (and before any paid call to a chat model)
+    with DirLock(out):
+        return _relations_report(run_dir, out, top=top, window=window, knn=knn,
+                                 chunk_size=chunk_size, max_pairs=max_pairs, name=name,
+                                 naming=naming, base_url=base_url, chat_model=chat_model,
+                                 overwrite=overwrite, progress=progress, warn=warn)
+
+
+def _relations_report(run_dir, out: Path, *, top, window, knn, chunk_size, max_pairs, name,
+                      naming, base_url, chat_model, overwrite, progress, warn) -> Dict[str, Any]:
+    from .naming import DEFAULT_CHAT_MODEL, name_relations
+    from .trained import write_relation_names
+
     loaded = load_trained(run_dir)
     # names are drawn from at least NAMING_PAIRS pairs per relation, whatever --top shows
     result = analyse_relations(run_dir, top=max(top, NAMING_PAIRS) if name else top,
@@ -374,5 +392,5 @@ def relations_report(run_dir: str | Path, out: str | Path, *, top: int = 10,
             result["naming"] = method
     for entry in result["relations"]:
         entry["top_pairs"] = entry["top_pairs"][:top]
-    result["files"] = [str(p) for p in write_relations(result, out, overwrite=overwrite)]
+    result["files"] = [str(p) for p in _write_relations(result, out, overwrite)]
     return result

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import InputError, OutputError
-from ..io import atomic_write_text
+from ..io import DirLock, atomic_write_text
 from .defaults import DEFAULT_CHUNK, DEFAULT_KNN, DEFAULT_MAX_PAIRS, DEFAULT_WINDOW
 
 __all__ = ["build_report", "write_report", "learning_curves"]
@@ -193,13 +193,14 @@ def build_report(run_dir: str | Path, *, top: int = 5, window: int = DEFAULT_WIN
     """The report's HTML text."""
     import yaml
 
+    from ..train.trainer import read_results
     from .relations import analyse_relations, heatmap_of
     from .trained import load_trained
 
     run_dir = Path(run_dir)
     cfg, graph, model = load_trained(run_dir)
     rpath = run_dir / "results.json"
-    results = json.loads(rpath.read_text(encoding="utf-8")) if rpath.exists() else {}
+    results = read_results(rpath) if rpath.exists() else {}
     history = _read_metrics(run_dir)
     rel = analyse_relations(run_dir, top=top, window=window, knn=knn, chunk_size=chunk_size,
                             max_pairs=max_pairs, progress=progress, loaded=(cfg, graph, model))
@@ -240,7 +241,7 @@ def write_report(run_dir: str | Path, out: str | Path, *, overwrite: bool = Fals
         raise OutputError("--out is a directory; give an HTML file name", path=out)
     if out.exists() and not overwrite:
         raise OutputError("output file exists; pass --overwrite to replace it", path=out)
-    text = build_report(run_dir, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, text)
+    with DirLock(out):  # a second command writing the same file refuses
+        text = build_report(run_dir, **options)
+        atomic_write_text(out, text)
     return out

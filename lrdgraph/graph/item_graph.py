@@ -15,7 +15,6 @@ id maps (with item text); ``attribute_values.json`` names every attribute value;
 from __future__ import annotations
 
 import csv
-import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,8 @@ import numpy as np
 from .. import __version__
 from ..data.dataset import Attribute, Dataset, Split
 from ..errors import InputError
-from ..io import (atomic_torch_save, atomic_write, atomic_write_json, output_dir,
-                  unpickling_reason)
+from ..io import (atomic_torch_save, atomic_write, atomic_write_json, output_dir, read_json,
+                  unpickling_refusal, unreadable_reason)
 
 __all__ = ["ItemGraph", "relation_names", "save_graph", "load_graph", "GRAPH_FORMAT"]
 
@@ -133,11 +132,12 @@ def _split_tensors(sp: Split) -> Dict[str, Any]:
 
 
 def save_graph(graph: ItemGraph, out: str | Path, *, overwrite: bool = False,
-               extra_manifest: Optional[Dict[str, Any]] = None) -> Path:
-    """Write a graph directory atomically (a failure leaves no partial directory)."""
+               extra_manifest: Optional[Dict[str, Any]] = None, lock: bool = True) -> Path:
+    """Write a graph directory atomically (a failure leaves no partial directory).
+    ``lock=False``: the caller already holds the output lock of ``out``."""
     ds = graph.dataset
     out = Path(out)
-    with output_dir(out, overwrite=overwrite) as tmp:
+    with output_dir(out, overwrite=overwrite, lock=lock) as tmp:
         payload = {
             "format": GRAPH_FORMAT,
             "features": graph.features.float().contiguous(),
@@ -197,22 +197,31 @@ def load_graph(path: str | Path) -> ItemGraph:
     try:
         payload = torch.load(path / "graph.pt", map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise InputError(f"refusing to load: the file holds objects other than plain tensors "
-                         f"({unpickling_reason(exc)})", path=path / "graph.pt")
+        raise InputError(unpickling_refusal(exc), path=path / "graph.pt")
     except Exception as exc:  # corrupted/truncated file
-        raise InputError(f"cannot read graph file: {type(exc).__name__}: {str(exc)[:200]}",
+        raise InputError(f"cannot read graph file: {unreadable_reason(exc)}",
                          path=path / "graph.pt")
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    if payload.get("format") != GRAPH_FORMAT:
-        raise InputError(f"unsupported graph format {payload.get('format')!r}",
+    hint = "rebuild the graph with 'lrdgraph build-graph'"
+    manifest = read_json(path / "manifest.json", "graph manifest", hint)
+    if not isinstance(payload, dict) or payload.get("format") != GRAPH_FORMAT:
+        raise InputError(f"unsupported graph format "
+                         f"{payload.get('format') if isinstance(payload, dict) else None!r}",
                          path=path / "graph.pt")
-    with open(path / "items.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    item_ids = [r["item_id"] for r in rows]
-    item_text = [r["text"] for r in rows]
-    with open(path / "users.csv", newline="", encoding="utf-8") as fh:
-        user_ids = [r["user_id"] for r in csv.DictReader(fh)]
-    values = json.loads((path / "attribute_values.json").read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("encoder"), dict):
+        raise InputError(f"damaged graph manifest (no encoder); {hint}", path=path / "manifest.json")
+    item_ids, item_text = _read_id_table(path / "items.csv", ("item_id", "text"), hint)
+    (user_ids,) = _read_id_table(path / "users.csv", ("user_id",), hint)
+    values = read_json(path / "attribute_values.json", "attribute value list", hint)
+    num_items = int(payload["features"].shape[0])
+    if len(item_ids) != num_items:
+        raise InputError(f"{len(item_ids)} items, but graph.pt has features of {num_items}: the "
+                         f"file is truncated or was edited; {hint}", path=path / "items.csv")
+    max_user = max((int(payload["splits"][s]["user"].max()) for s in ("train", "dev", "test")
+                    if payload["splits"][s]["user"].numel()), default=-1)
+    if len(user_ids) <= max_user:
+        raise InputError(f"{len(user_ids)} users, but the splits in graph.pt name user index "
+                         f"{max_user}: the file is truncated or was edited; {hint}",
+                         path=path / "users.csv")
 
     def split(s: str) -> Split:
         d = payload["splits"][s]
@@ -228,6 +237,26 @@ def load_graph(path: str | Path) -> ItemGraph:
         relations={k: v.numpy() for k, v in payload["relations"].items()},
         report=manifest.get("report", {}),
     )
-    ds.validate()
+    try:
+        ds.validate()
+    except InputError as exc:
+        raise InputError(f"inconsistent graph directory: {exc.message}; {hint}", path=path) from None
     return ItemGraph(dataset=ds, features=payload["features"], encoder=manifest["encoder"],
                      manifest=manifest)
+
+
+def _read_id_table(path: Path, columns: tuple, hint: str) -> tuple:
+    """The named columns of ``items.csv`` / ``users.csv`` of a graph directory."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"damaged file: column {missing[0]!r} is missing; {hint}", path=path)
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"damaged file ({exc}); {hint}", path=path) from None
+    if any(r.get(c) is None for r in rows for c in columns):
+        line = next(i for i, r in enumerate(rows, start=2) if any(r.get(c) is None for c in columns))
+        raise InputError(f"damaged file: a row is cut short; {hint}", path=path, line=line)
+    return tuple([r[c] for r in rows] for c in columns)

@@ -18,13 +18,13 @@ backend is NCCL and each process takes the GPU of its ``LOCAL_RANK``.
 from __future__ import annotations
 
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor
 
 __all__ = ["init_from_env", "world", "rank", "is_main", "shard", "gather_cat", "LossModule",
-           "barrier"]
+           "barrier", "first_failing_rank", "broadcast_text"]
 
 
 def init_from_env(device_name: str) -> None:
@@ -78,6 +78,36 @@ def gather_cat(x: Tensor) -> Tensor:
     parts = [None] * w
     dist.all_gather_object(parts, x.cpu())
     return torch.cat(parts)
+
+
+def first_failing_rank(failed: bool, device: torch.device) -> Optional[int]:
+    """The lowest rank whose ``failed`` is true, known to every process (None: no rank failed).
+
+    A process that stops alone (a NaN loss in its share of the batch) would leave the others
+    waiting in DDP's gradient all-reduce: with NCCL until the watchdog's timeout, with gloo
+    until the peer's socket closes, and then with an unrelated error. Agreeing first lets every
+    process stop with the same message. One all-reduce of one integer per call.
+    """
+    w = world()
+    if w == 1:
+        return 0 if failed else None
+    import torch.distributed as dist
+
+    flag = torch.tensor([rank() if failed else w], dtype=torch.int64, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    first = int(flag.item())
+    return None if first >= w else first
+
+
+def broadcast_text(text: Optional[str], src: int) -> Optional[str]:
+    """``text`` of process ``src`` in every process."""
+    if world() == 1:
+        return text
+    import torch.distributed as dist
+
+    box = [text]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
 
 
 class LossModule(torch.nn.Module):

@@ -17,13 +17,14 @@ import torch
 
 from .. import __version__
 from ..errors import ConfigError, InputError, LrdError, OutputError
-from ..io import (DirLock, atomic_torch_save, atomic_write_json, atomic_write_text,
-                  unpickling_reason)
+from ..io import (DirLock, atomic_torch_save, atomic_write, atomic_write_json,
+                  atomic_write_text, read_json, unpickling_refusal, unreadable_reason)
 from . import distributed as ddp
 from .data import KGSampler, NegativeSampler, SequenceData
 from .evaluate import evaluate
 
-__all__ = ["TrainingDiverged", "Trainer", "train", "resolve_device", "load_run", "evaluate_run"]
+__all__ = ["TrainingDiverged", "Trainer", "train", "resolve_device", "load_run", "evaluate_run",
+           "read_results"]
 
 CHECKPOINT_FORMAT = 1
 
@@ -196,13 +197,20 @@ class Trainer:
                 total = total + self.gamma * losses["kge"]
             if "lrd" in losses:
                 total = total + self.lam * losses["lrd"]
-            for k, v in losses.items():
-                if not torch.isfinite(v):
-                    raise TrainingDiverged(
-                        f"the {k} loss became {v.item()} in epoch {self.epoch + 1} (step {steps + 1}); "
-                        f"the last good checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'}"
-                        + ("" if (self.run_dir / "checkpoints" / "last.pt").exists() else " (none written yet)")
-                        + "; try a lower train.lr")
+            bad = next((f"the {k} loss became {v.item()}" for k, v in losses.items()
+                        if not torch.isfinite(v)), None)
+            # every process agrees before any of them stops, or the others would wait forever
+            # in the gradient all-reduce
+            failing = ddp.first_failing_rank(bad is not None, total.device)
+            if failing is not None:
+                bad = ddp.broadcast_text(bad, failing)
+                where = f" in process {failing} of {ddp.world()}" if ddp.world() > 1 else ""
+                last = self.run_dir / "checkpoints" / "last.pt"
+                raise TrainingDiverged(
+                    f"{bad}{where} in epoch {self.epoch + 1} (step {steps + 1}); "
+                    f"the last good checkpoint is {last}"
+                    + ("" if last.exists() else " (none written yet)")
+                    + "; try a lower train.lr")
             self.opt.zero_grad(set_to_none=True)
             total.backward()
             if t["grad_clip"]:
@@ -298,10 +306,9 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     except FileNotFoundError:
         raise InputError("checkpoint not found", path=path)
     except pickle.UnpicklingError as exc:
-        raise InputError("refusing to load: the checkpoint holds objects other than plain "
-                         f"tensors ({unpickling_reason(exc)})", path=path)
+        raise InputError(unpickling_refusal(exc), path=path)
     except Exception as exc:
-        raise InputError(f"cannot read checkpoint: {type(exc).__name__}: {str(exc)[:200]}", path=path)
+        raise InputError(f"cannot read checkpoint: {unreadable_reason(exc)}", path=path)
 
 
 def _prepare_run_dir(out: Path, cfg: Dict[str, Any], graph_dir: Path, overwrite: bool) -> None:
@@ -316,8 +323,9 @@ def _prepare_run_dir(out: Path, cfg: Dict[str, Any], graph_dir: Path, overwrite:
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     for name in ("items.csv", "users.csv"):
         src = graph_dir / name
-        if src.exists():
-            shutil.copyfile(src, out / name)
+        if src.exists():  # through a temporary sibling: a kill never leaves half a copy
+            with open(src, "rb") as fin, atomic_write(out / name, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
 
 
 def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwrite: bool = False,
@@ -344,14 +352,23 @@ def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwr
 
 def load_run(run_dir: str | Path) -> tuple[Dict[str, Any], Any]:
     import yaml
-    from ..config import merge, load_defaults, validate_config
     from ..graph import load_graph
 
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         raise InputError("not a run directory (config.yaml is missing)", path=run_dir)
-    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    try:
+        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"damaged run configuration ({getattr(exc, 'problem', None) or exc})",
+                         path=cfg_path, line=None if mark is None else mark.line + 1) from None
+    sections = ("data", "model", "train", "eval")
+    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), dict) for k in sections) \
+            or not isinstance(cfg["data"].get("graph"), str):
+        raise InputError("damaged run configuration (expected the sections "
+                         + ", ".join(sections) + " and data.graph)", path=cfg_path)
     graph = load_graph(cfg["data"]["graph"])
     return cfg, graph
 
@@ -383,15 +400,26 @@ def evaluate_run(run_dir: str | Path, protocols: List[str], *, progress: bool = 
     """Evaluate a run's best checkpoint on the test split; merge into ``results.json``."""
     run_dir = Path(run_dir)
     cfg, graph = load_run(run_dir)
-    trainer = Trainer(graph, cfg, run_dir, progress=progress, log=log)
-    ck = run_dir / "checkpoints" / "best.pt"
-    trainer.load_state(ck, full=False)
-    ev = cfg["eval"]
-    res = evaluate(trainer.model, trainer.data, "test", protocols, ev["ks"],
-                   batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
-                   device=trainer.device, progress=progress)
-    path = run_dir / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {"config": cfg}
-    results.setdefault("protocols", {}).update(res)
-    atomic_write_json(path, results)
+    with DirLock(run_dir):  # results.json is rewritten: not while a train/resume writes the run
+        trainer = Trainer(graph, cfg, run_dir, progress=progress, log=log)
+        ck = run_dir / "checkpoints" / "best.pt"
+        trainer.load_state(ck, full=False)
+        ev = cfg["eval"]
+        res = evaluate(trainer.model, trainer.data, "test", protocols, ev["ks"],
+                       batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
+                       device=trainer.device, progress=progress)
+        path = run_dir / "results.json"
+        results = read_results(path) if path.exists() else {"config": cfg}
+        results.setdefault("protocols", {}).update(res)
+        atomic_write_json(path, results)
     return res
+
+
+def read_results(path: str | Path, hint: str = "delete it and run 'lrdgraph evaluate' again"
+                 ) -> Dict[str, Any]:
+    """A run's ``results.json``; a damaged one is an InputError naming it."""
+    results = read_json(path, "results file", hint)
+    if not isinstance(results, dict) or not isinstance(results.get("protocols", {}), dict):
+        raise InputError(f"damaged results file (not an object with 'protocols'); {hint}",
+                         path=path)
+    return results

@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lrdgraph.data.csv_reader import read_csv_dataset
+from lrdgraph.data.movielens import read_movielens
 from lrdgraph.data.rechorus import read_rechorus
 from lrdgraph.errors import LrdError
 
-COUNTS = {"rechorus": 0, "csv": 0, "csv_valid": 0, "rechorus_valid": 0, "cli": 0}
+COUNTS = {"rechorus": 0, "csv": 0, "csv_valid": 0, "rechorus_valid": 0, "ml-100k": 0,
+          "ml-100k_valid": 0, "cli": 0}
 MARKER = "lrdgraph_fuzz_pwned"
 
 # cells a hostile or sloppy export may contain
@@ -193,6 +195,57 @@ def test_csv_reader_fuzz(tmp_path_factory, inter, items, rels):
     _no_marker(tmp)
 
 
+@st.composite
+def movielens_dir(draw):
+    """A small valid MovieLens 100K directory (u.data, u.item in Latin-1, u.genre) with a few
+    fields damaged at random, or a file cut short."""
+    genres = [["unknown", "0"], ["Action", "1"], ["Comedy", "2"]]
+    n_items = draw(st.integers(3, 8))
+    items = [[str(i), f"Movie {i} (199{i % 10})", draw(st.sampled_from(["01-Jan-1995", ""])), "",
+              "http://x", *[draw(st.sampled_from("01")) for _ in genres]]
+             for i in range(1, n_items + 1)]
+    data = []
+    for u in range(1, draw(st.integers(1, 4)) + 1):
+        for k in range(draw(st.integers(3, 5))):
+            data.append([str(u), str(draw(st.integers(1, n_items))), "4", str(1000 + 10 * k)])
+    files = {"u.data": (data, "\t"), "u.item": (items, "|"), "u.genre": (genres, "|")}
+    for _ in range(draw(st.sampled_from([0, 0, 1, 2, 3]))):
+        rows, _ = files[draw(st.sampled_from(sorted(files)))]
+        r = draw(st.integers(0, len(rows) - 1))
+        how = draw(st.sampled_from(["cell", "cell", "short", "long"]))
+        if how == "cell" and rows[r]:
+            rows[r][draw(st.integers(0, len(rows[r]) - 1))] = draw(cell)
+        elif how == "short" and rows[r]:
+            rows[r] = rows[r][: draw(st.integers(0, len(rows[r]) - 1))]
+        else:
+            rows[r] = rows[r] + [draw(cell)]
+    out = {}
+    for name, (rows, sep) in files.items():
+        text = "".join(sep.join(r) + "\n" for r in rows)
+        raw = text.encode("latin-1", errors="replace") if name == "u.item" else text.encode()
+        if draw(st.integers(0, 11)) == 0:
+            raw = raw[: draw(st.integers(0, len(raw)))]
+        out[name] = raw
+    return out
+
+
+@FUZZ
+@given(files=movielens_dir(), k_core=st.sampled_from([0, 0, 0, 2]))
+def test_movielens_reader_fuzz(tmp_path_factory, files, k_core):
+    tmp = tmp_path_factory.mktemp("ml")
+    for name, data in files.items():
+        (tmp / name).write_bytes(data)
+    COUNTS["ml-100k"] += 1
+    try:
+        ds = read_movielens(tmp, k_core=k_core, n_neg=3)
+    except LrdError as exc:
+        _check_error(exc, tmp)
+    else:
+        ds.validate()
+        COUNTS["ml-100k_valid"] += 1
+    _no_marker(tmp)
+
+
 def test_cli_bad_input_leaves_no_output(tmp_path):
     """build-graph on broken input: exit 2, one line on stderr, no output directory at all."""
     from click.testing import CliRunner
@@ -229,3 +282,4 @@ def test_report_counts(capsys):
     with capsys.disabled():
         print(f"\nfuzz cases: {json.dumps(COUNTS)}")
     assert COUNTS["rechorus"] == 0 or COUNTS["rechorus"] >= 10
+    assert COUNTS["ml-100k"] == 0 or COUNTS["ml-100k"] >= 10
