@@ -249,7 +249,8 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
               "KGE or LRD.")
 @click.option("--lrd/--no-lrd", default=None, help="Latent relation discovery [on].")
 @click.option("--num-latent", type=click.IntRange(min=0), default=None, help="Latent relations K.")
-@click.option("--lrd-objective", type=click.Choice(["paper", "reference"]), default=None)
+@click.option("--lrd-objective", type=click.Choice(["paper", "reference", "mi"]), default=None,
+              help="LRD objective: the paper's, the reference code's, or ours (mi).")
 @click.option("--lrd-features", type=click.Choice(["text", "id"]), default=None,
               help="Extractor input: text features, or ID embeddings (the 'w/o LLM' ablation).")
 @click.option("--kge/--no-kge", default=None, help="Knowledge-graph-embedding task [on].")

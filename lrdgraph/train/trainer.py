@@ -369,8 +369,22 @@ def load_run(run_dir: str | Path) -> tuple[Dict[str, Any], Any]:
             or not isinstance(cfg["data"].get("graph"), str):
         raise InputError("damaged run configuration (expected the sections "
                          + ", ".join(sections) + " and data.graph)", path=cfg_path)
+    # settings added to lrdgraph after this run was made take their defaults
+    from ..config import load_defaults
+
+    cfg = _fill_missing(cfg, load_defaults(cfg["model"].get("name")))
     graph = load_graph(cfg["data"]["graph"])
     return cfg, graph
+
+
+def _fill_missing(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(cfg)
+    for k, v in defaults.items():
+        if k not in out:
+            out[k] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = _fill_missing(out[k], v)
+    return out
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = _stderr,
