@@ -1,0 +1,81 @@
+"""Electronics-sized run on one machine: generate, build-graph (tfidf), one KDA+LRD training
+epoch, sampled evaluation of every user, latent-edge export. Each step runs as its own
+``lrdgraph`` command under ``/usr/bin/time -v`` (when present) and reports wall time and peak
+memory; prints a markdown table.
+
+    python benchmarks/scale.py --work /tmp/scale [--fraction 1.0] [--threads 2]
+
+``--fraction`` scales users, items and interactions (1.0 = the paper's Electronics counts).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STEPS = ["synth", "build-graph", "train (1 epoch, KDA+LRD)", "evaluate (sampled, all users)",
+         "export-edges (latent)"]
+
+
+def run(cmd: list[str], env: dict) -> tuple[float, float, int, str]:
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    full = ([timer, "-v"] if timer else []) + cmd
+    t0 = time.perf_counter()
+    p = subprocess.run(full, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    rss = int(m.group(1)) / 1024 ** 2 if m else float("nan")
+    tail = (p.stdout + p.stderr).strip().splitlines()
+    return dt, rss, p.returncode, "\n".join(tail[-5:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--fraction", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--num-latent", type=int, default=8)
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, LRDGRAPH_CACHE=str(work / "cache"))
+    lrd = [sys.executable, "-m", "lrdgraph_cli.main"]
+    f = a.fraction
+    users, items, inter = int(192_403 * f), int(63_001 * f), int(1_682_498 * f)
+    cmds = [
+        lrd + ["synth", "--out", str(work / "data"), "--users", str(users), "--items", str(items),
+               "--interactions", str(inter), "--overwrite"],
+        lrd + ["build-graph", "--dataset", "csv", "--data-dir", str(work / "data"),
+               "--attr-cols", "category,brand", "--text-cols", "title", "--encoder", "tfidf",
+               "--out", str(work / "graph"), "--overwrite", "--quiet"],
+        lrd + ["train", str(work / "graph"), "--model", "kda", "--lrd", "--num-latent",
+               str(a.num_latent), "--epochs", "1", "--set", "eval.protocols=[sampled]",
+               "--set", f"train.num_threads={a.threads}", "--set", "kge.gamma=1.0",
+               "--out", str(work / "run"), "--overwrite", "--quiet"],
+        lrd + ["evaluate", str(work / "run"), "--protocol", "sampled", "--quiet"],
+        lrd + ["export-edges", str(work / "run"), "--format", "csv", "--latent-only",
+               "--out", str(work / "latent_edges.csv"), "--overwrite", "--quiet"],
+    ]
+    rows = []
+    for name, cmd in zip(STEPS, cmds):
+        dt, rss, rc, tail = run(cmd, env)
+        status = "ok" if rc == 0 else f"failed ({rc})"
+        rows.append((name, f"{dt:,.1f}", f"{rss:,.2f}", status))
+        print(f"{name}: {dt:.1f} s, {rss:.2f} GiB, {status}\n{tail}\n", file=sys.stderr, flush=True)
+        if rc != 0:
+            break
+    print(f"Electronics-shaped data at fraction {f}: {users:,} users, {items:,} items, "
+          f"{inter:,} interactions; {a.threads} threads\n")
+    print("| step | seconds | peak RSS (GiB) | status |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
