@@ -23,9 +23,18 @@ METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
 
 def label(cfg: dict) -> str:
     m = cfg["model"]["name"].upper()
+    if cfg["model"]["name"] in ("rcf", "kda") and cfg["model"].get("num_layers", 5) != 5:
+        m += f" [{cfg['model']['num_layers']} attention passes]"
     if cfg["model"]["name"] in ("rcf", "kda") and cfg["lrd"]["enabled"]:
         m += f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, {cfg['lrd']['objective']})"
     return m
+
+
+def _epochs(res: dict) -> str:
+    """'epochs run (best epoch)'; a run stopped before early stopping is marked as such."""
+    if "epochs_run" in res:
+        return f"{res['epochs_run']} ({res['best_epoch']})"
+    return f"{res['_epochs']} ({res['_best']}), stopped"
 
 
 def main(paths: list[str]) -> None:
@@ -37,6 +46,11 @@ def main(paths: list[str]) -> None:
             continue
         res = json.loads(res_path.read_text())
         cfg = yaml.safe_load((p / "config.yaml").read_text())
+        if "epochs_run" not in res:  # stopped early, test metrics from `lrdgraph evaluate`
+            lines = [json.loads(x) for x in (p / "metrics.jsonl").read_text().splitlines()]
+            metric = cfg["eval"]["metric"]
+            best = max(lines, key=lambda r: r["dev"][cfg["eval"]["dev_protocol"]][metric])
+            res["_epochs"], res["_best"] = len(lines), best["epoch"]
         data = Path(cfg["data"]["graph"]).name
         groups[(data, label(cfg))].append((cfg, res))
     for proto in ("sampled", "full"):
@@ -52,7 +66,7 @@ def main(paths: list[str]) -> None:
                 vals = [r["protocols"][proto][m] for r in have]
                 sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
                 cells.append(f"{statistics.mean(vals):.4f}{sd}")
-            ep = ", ".join(f"{r['epochs_run']} ({r['best_epoch']})" for r in have)
+            ep = ", ".join(_epochs(r) for r in have)
             seeds = ", ".join(str(c["train"]["seed"]) for c, r in runs if proto in r["protocols"])
             print(f"| {data} | {name} | {seeds} | {ep} | " + " | ".join(cells) + " |")
 
