@@ -69,6 +69,14 @@ for line in sys.stdin:
 """
 
 
+def _kill(pid: int) -> None:
+    """SIGKILL ``pid``; it may have ended (and been reaped) since the last look."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 class Zygote:
     """Runs ``lrdgraph`` commands in processes forked from one pre-imported interpreter."""
 
@@ -118,7 +126,7 @@ class Zygote:
         """Start a command, SIGKILL it after ``delay`` seconds unless it ended; its exit code."""
         pid = self.start(*args)
         if not self.finished(delay):
-            os.kill(pid, signal.SIGKILL)
+            _kill(pid)
         return self.wait()
 
     def kill_when(self, ready, *args: str, then: float = 0.0, timeout: float = 120.0) -> int:
@@ -131,7 +139,7 @@ class Zygote:
                 return self.wait()
             assert time.perf_counter() < deadline, f"not reached in {timeout}s: {self.log.read_text()[-2000:]}"
         if not self.finished(then):
-            os.kill(pid, signal.SIGKILL)
+            _kill(pid)
         return self.wait()
 
     def others(self) -> list[int]:
