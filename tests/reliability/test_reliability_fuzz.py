@@ -71,6 +71,20 @@ def _check_error(exc: LrdError, tmp: Path) -> None:
     assert exc.path is not None and str(tmp) in exc.path or "data set" in msg, msg
 
 
+def _read_or_error(kind: str, read, tmp: Path) -> None:
+    """Run one reader call: it returns a valid data set or raises one clean LrdError line;
+    count the case and whether it was valid, and check that no injected code ran."""
+    COUNTS[kind] += 1
+    try:
+        ds = read()
+    except LrdError as exc:
+        _check_error(exc, tmp)
+    else:
+        ds.validate()
+        COUNTS[f"{kind}_valid"] += 1
+    _no_marker(tmp)
+
+
 def _no_marker(tmp: Path) -> None:
     assert not (tmp / MARKER).exists() and not Path(MARKER).exists()
 
@@ -112,15 +126,7 @@ def test_rechorus_reader_fuzz_mostly_valid(tmp_path_factory, files):
     tmp = tmp_path_factory.mktemp("rcv")
     for name, data in files.items():
         (tmp / f"{name}.csv").write_bytes(data)
-    COUNTS["rechorus"] += 1
-    try:
-        ds = read_rechorus(tmp)
-    except LrdError as exc:
-        _check_error(exc, tmp)
-    else:
-        ds.validate()
-        COUNTS["rechorus_valid"] += 1
-    _no_marker(tmp)
+    _read_or_error("rechorus", lambda: read_rechorus(tmp), tmp)
 
 
 @FUZZ
@@ -133,19 +139,12 @@ def test_rechorus_reader_fuzz(tmp_path_factory, train, dev, test, meta):
     for name, data in (("train", train), ("dev", dev), ("test", test), ("item_meta", meta)):
         if data is not None:
             (tmp / f"{name}.csv").write_bytes(data)
-    COUNTS["rechorus"] += 1
     cwd = os.getcwd()
-    os.chdir(tmp)
+    os.chdir(tmp)  # code in a cell would write its marker here
     try:
-        ds = read_rechorus(tmp)
-    except LrdError as exc:
-        _check_error(exc, tmp)
-    else:
-        ds.validate()
-        COUNTS["rechorus_valid"] += 1
+        _read_or_error("rechorus", lambda: read_rechorus(tmp), tmp)
     finally:
         os.chdir(cwd)
-    _no_marker(tmp)
 
 
 @st.composite
@@ -184,15 +183,7 @@ def test_csv_reader_fuzz(tmp_path_factory, inter, items, rels):
     if rels is not None:
         (tmp / "relations.csv").write_bytes(rels)
         kw["relations"] = tmp / "relations.csv"
-    COUNTS["csv"] += 1
-    try:
-        ds = read_csv_dataset(tmp / "interactions.csv", n_neg=3, **kw)
-    except LrdError as exc:
-        _check_error(exc, tmp)
-    else:
-        ds.validate()
-        COUNTS["csv_valid"] += 1
-    _no_marker(tmp)
+    _read_or_error("csv", lambda: read_csv_dataset(tmp / "interactions.csv", n_neg=3, **kw), tmp)
 
 
 @st.composite
@@ -235,15 +226,7 @@ def test_movielens_reader_fuzz(tmp_path_factory, files, k_core):
     tmp = tmp_path_factory.mktemp("ml")
     for name, data in files.items():
         (tmp / name).write_bytes(data)
-    COUNTS["ml-100k"] += 1
-    try:
-        ds = read_movielens(tmp, k_core=k_core, n_neg=3)
-    except LrdError as exc:
-        _check_error(exc, tmp)
-    else:
-        ds.validate()
-        COUNTS["ml-100k_valid"] += 1
-    _no_marker(tmp)
+    _read_or_error("ml-100k", lambda: read_movielens(tmp, k_core=k_core, n_neg=3), tmp)
 
 
 def test_cli_bad_input_leaves_no_output(tmp_path):
