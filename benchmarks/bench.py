@@ -64,7 +64,7 @@ def _setup(a: dict, model: str, lrd: bool):
     from lrdgraph.train.trainer import Trainer
 
     cfg = resolve_config(model=model, options={"lrd.enabled": lrd, "lrd.num_latent": a.get("k", 5)},
-                         overrides=[f"train.num_threads={a.get('threads', 2)}"])
+                         overrides=[f"train.num_threads={a.get('threads', 2)}"] + a.get("set", []))
     cfg["data"] = {"graph": a["graph"]}
     g = load_graph(a["graph"])
     tr = Trainer(g, cfg, Path(tempfile.mkdtemp()), progress=False, log=lambda s: None)
@@ -80,11 +80,14 @@ def t_train(a: dict) -> dict:
     # run a truncated epoch: same code path, fewer instances
     tr.data.train = type(tr.data.train)(**{k: (v[: nb * bs] if hasattr(v, "shape") else v)
                                            for k, v in vars(tr.data.train).items()})
-    tr.train_epoch()  # warm-up
+    t0 = time.perf_counter()
+    tr.train_epoch()  # warm-up (and compilation with train.compile)
+    warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     tr.train_epoch()
     dt = time.perf_counter() - t0
-    return {"seconds_per_epoch": dt * full_batches / nb, "batches": nb, "instances": n}
+    return {"seconds_per_epoch": dt * full_batches / nb, "batches": nb, "instances": n,
+            "warmup_seconds": warm}
 
 
 def t_eval(a: dict) -> dict:
@@ -93,15 +96,25 @@ def t_eval(a: dict) -> dict:
     tr, torch = _setup(a, a["model"], a["lrd"])
     rows = tr.data.dev
     n = min(int(a["users"]), len(rows))
-    sub = type(rows)(**{k: (v[:n] if hasattr(v, "shape") else v) for k, v in vars(rows).items()})
+    ev = tr.cfg["eval"]
+
+    def take(m: int):
+        return type(rows)(**{k: (v[:m] if hasattr(v, "shape") else v) for k, v in vars(rows).items()})
+
+    def rank(sub):
+        if a["protocol"] == "sampled":
+            sampled_rank_tensor(tr.model, sub, batch_size=ev["batch_size"])
+        else:
+            full_rank_tensor(tr.model, tr.data, sub, "dev", max_pairs=ev["full_pairs"])
+
     t0 = time.perf_counter()
-    if a["protocol"] == "sampled":
-        sampled_rank_tensor(tr.model, sub, batch_size=256)
-    else:
-        full_rank_tensor(tr.model, tr.data, sub, "dev", max_pairs=tr.cfg["eval"]["full_pairs"])
+    rank(take(ev["batch_size"] if a["protocol"] == "sampled" else 8))  # warm-up / compilation
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rank(take(n))
     dt = time.perf_counter() - t0
     return {"users_per_second": n / dt, "users": n, "all_users": len(rows),
-            "seconds_all_users": dt * len(rows) / n}
+            "seconds_all_users": dt * len(rows) / n, "warmup_seconds": warm}
 
 
 def t_relindex(a: dict) -> dict:
@@ -193,6 +206,10 @@ def main() -> None:
     p.add_argument("--train-batches", type=int, default=30)
     p.add_argument("--eval-users", type=int, default=512)
     p.add_argument("--quick", action="store_true", help="Office only, tfidf only")
+    p.add_argument("--k", type=int, default=8,
+                   help="latent relations where LRD is on (the issue's reference figures: 8)")
+    p.add_argument("--no-speed-switches", action="store_true",
+                   help="skip the bf16 / compile variants of KDA+LRD")
     a = p.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="lrdgraph-bench-"))
     cache = str(work / "cache")
@@ -215,18 +232,27 @@ def main() -> None:
                                   "cache": cache + "-" + enc + "-cold", "threads": a.threads})
             row(f"build-graph ({enc}, cold cache)", name, res, "seconds", "s")
         graph = str(work / f"{name}-{encoders[-1]}")
+        switches = [("fp32", [])] + ([] if a.no_speed_switches else [
+            ("bf16", ["train.precision=bf16"]),
+            ("bf16+compile", ["train.precision=bf16", "train.compile=true"])])
         for model in ("rcf", "kda"):
             for lrd in (False, True):
-                res = child("train", {"graph": graph, "model": model, "lrd": lrd, "threads": a.threads,
-                                      "batches": a.train_batches})
-                row(f"train epoch {model}{'+LRD' if lrd else ''}", name, res, "seconds_per_epoch", "s",
-                    f"{a.train_batches} batches scaled to the epoch")
+                for label, sets in (switches if (model, lrd) == ("kda", True) else switches[:1]):
+                    res = child("train", {"graph": graph, "model": model, "lrd": lrd, "k": a.k,
+                                          "threads": a.threads, "batches": a.train_batches,
+                                          "set": sets})
+                    row(f"train epoch {model}{f'+LRD (K={a.k})' if lrd else ''}, {label}", name, res,
+                        "seconds_per_epoch", "s", f"{a.train_batches} batches scaled to the epoch; "
+                        f"warm-up epoch {res.get('warmup_seconds', float('nan')):,.1f} s")
         for proto in ("sampled", "full"):
-            res = child("eval", {"graph": graph, "model": "kda", "lrd": True, "threads": a.threads,
-                                 "users": a.eval_users if proto == "sampled" else a.eval_users // 8,
-                                 "protocol": proto})
-            row(f"evaluation {proto} (kda+LRD)", name, res, "users_per_second", "users/s",
-                f"all dev users: {res.get('seconds_all_users', float('nan')):,.1f} s")
+            for label, sets in switches:
+                res = child("eval", {"graph": graph, "model": "kda", "lrd": True, "k": a.k,
+                                     "threads": a.threads, "set": sets,
+                                     "users": a.eval_users if proto == "sampled" else a.eval_users // 8,
+                                     "protocol": proto})
+                row(f"evaluation {proto} (kda+LRD, K={a.k}), {label}", name, res, "users_per_second",
+                    "users/s", f"all dev users: {res.get('seconds_all_users', float('nan')):,.1f} s; "
+                    f"warm-up {res.get('warmup_seconds', float('nan')):,.1f} s")
         res = child("relindex", {"graph": graph, "threads": a.threads})
         row("relation index", name, res, "pairs_per_second", "pairs/s",
             f"Python sets: {res.get('python_pairs_per_second', float('nan')):,.0f} pairs/s")

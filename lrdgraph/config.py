@@ -150,6 +150,8 @@ def validate_config(cfg: Dict[str, Any]) -> None:
         check(isinstance(t[k], int) and t[k] > 0, f"train.{k}", "must be a positive integer")
     check(isinstance(t["patience"], int) and t["patience"] >= 0, "train.patience", "must be >= 0")
     check(t["device"] in ("cpu", "cuda", "auto"), "train.device", "must be cpu, cuda or auto")
+    check(t.get("precision", "fp32") in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16")
+    check(isinstance(t.get("compile", False), bool), "train.compile", "must be true or false")
     check(isinstance(ev["ks"], list) and all(isinstance(k, int) and k > 0 for k in ev["ks"]),
           "eval.ks", "must be a list of positive integers")
     check(set(ev["protocols"]) <= {"sampled", "full"} and len(ev["protocols"]) > 0,

@@ -59,6 +59,8 @@ class RelationalRecommender(nn.Module):
         lrd_beta (float): weight of the marginal-entropy term of the ``mi`` objective.
         lrd_alpha (float): entropy coefficient α; lrd_skip_virtual: reference's
             ``leave_one_latent``.
+        precision (str): ``fp32`` or ``bf16`` for the slot self-attention (see
+            :class:`~lrdgraph.models.slot_attention.SlotSelfAttention`).
         init_std (float): standard deviation of the normal initialisation of the user, entity
             and relation embeddings (the reference uses 0.01 for every parameter).
     """
@@ -71,7 +73,7 @@ class RelationalRecommender(nn.Module):
                  relation_evidence: str = "none", lrd: bool = True, lrd_objective: str = "paper",
                  lrd_features: str = "text", lrd_alpha: float = 0.1,
                  lrd_skip_virtual: bool = False, init_std: float = 0.01,
-                 lrd_beta: float = 1.0) -> None:
+                 lrd_beta: float = 1.0, precision: str = "fp32") -> None:
         super().__init__()
         self.init_std = init_std
         if pooling not in POOLINGS:
@@ -98,7 +100,7 @@ class RelationalRecommender(nn.Module):
         self.entity_emb = nn.Embedding(layout.num_entities, emb_size)
         self.relation_emb = nn.Embedding(R, emb_size)
         self.item_bias = nn.Parameter(torch.zeros(layout.num_items + 1))
-        self.slots = SlotSelfAttention(emb_size, num_heads, num_layers, dropout)
+        self.slots = SlotSelfAttention(emb_size, num_heads, num_layers, dropout, precision)
         if pooling == "attention":
             self.pool_a = nn.Linear(emb_size, emb_size)
             self.pool_out = nn.Linear(emb_size, 1, bias=False)

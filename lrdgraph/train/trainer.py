@@ -94,6 +94,8 @@ class Trainer:
         if len(self.data.train) == 0:
             raise InputError("no training instances: every user has a single train interaction")
         self.model = build_model(cfg, graph).to(self.device)
+        if t.get("compile"):
+            self._compile_hot_path()
         self.opt = make_optimizer(self.model, float(t["lr"]), float(t["l2"]))
         self.loss_module: torch.nn.Module = ddp.LossModule(self.model)
         if ddp.world() > 1:
@@ -161,6 +163,16 @@ class Trainer:
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
 
     # ------------------------------------------------------------------ one epoch
+    def _compile_hot_path(self) -> None:
+        """``train.compile``: compile the slot self-attention in place (state-dict keys and
+        checkpoints are unchanged). Models without one are left as they are."""
+        slots = getattr(self.model, "slots", None)
+        if slots is None:
+            self.log(f"train.compile: {self.cfg['model']['name']} has no slot self-attention; "
+                     "nothing compiled")
+            return
+        slots.compile()
+
     def train_epoch(self) -> Dict[str, float]:
         t = self.cfg["train"]
         model, data, dev = self.model, self.data, self.device

@@ -240,3 +240,18 @@ def test_test_split_never_touches_training(demo_graph, demo_graph_dir, tiny_conf
         wa = load_checkpoint(tmp_path / "a" / "checkpoints" / name)["model"]
         wb = load_checkpoint(tmp_path / "b" / "checkpoints" / name)["model"]
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), name
+
+
+def test_compiled_bf16_run_writes_ordinary_checkpoints(demo_graph_dir, demo_graph, tiny_config, tmp_path):
+    """train.compile + train.precision=bf16 run end to end, and the checkpoint loads into a
+    plain (uncompiled, fp32) model: compiling does not rename the state-dict keys."""
+    cfg = tiny_config("kda", "train.epochs=1", "train.compile=true", "train.precision=bf16",
+                      "eval.protocols=[sampled]")
+    out = tmp_path / "run"
+    train(demo_graph_dir, cfg, out, progress=False, log=quiet)
+    state = torch.load(out / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert not any("_orig_mod" in k for k in state)
+    plain = build_model(tiny_config("kda"), demo_graph)
+    plain.load_state_dict(state)
+    assert (out / "results.json").exists()
+    assert json.loads((out / "results.json").read_text())["config"]["train"]["compile"] is True
