@@ -157,6 +157,8 @@ def validate_config(cfg: Dict[str, Any]) -> None:
     check(set(ev["protocols"]) <= {"sampled", "full"} and len(ev["protocols"]) > 0,
           "eval.protocols", "must be a non-empty subset of [sampled, full]")
     check(ev["dev_protocol"] in ("sampled", "full"), "eval.dev_protocol", "must be sampled or full")
+    check(isinstance(ev.get("dev_max_users", 0), int) and ev.get("dev_max_users", 0) >= 0,
+          "eval.dev_max_users", "must be an integer >= 0 (0: every dev user)")
     name, _, k = str(ev["metric"]).partition("@")
     check(name in ("HR", "NDCG") and k.isdigit(), "eval.metric", "must look like NDCG@5 or HR@10")
 

@@ -69,15 +69,19 @@ def full_rank_tensor(model, data: SequenceData, rows: SequenceRows, split: str, 
 def evaluate(model, data: SequenceData, split: str, protocols: Iterable[str] = ("sampled", "full"),
              ks: Iterable[int] = (5, 10, 20), *, batch_size: int = 256, max_pairs: int = 40000,
              device: torch.device | str = "cpu", progress: bool = False,
-             distributed: bool = False) -> Dict[str, Dict[str, float]]:
+             distributed: bool = False, row_subset: Optional[Tensor] = None
+             ) -> Dict[str, Dict[str, float]]:
     """Metrics of ``split`` ('dev' or 'test') per protocol: ``{"sampled": {"HR@5": ...}, ...}``.
 
-    With ``distributed``, each process ranks its share of the rows and the ranks are gathered,
+    ``row_subset`` (indices into the split's rows) ranks only those rows. With
+    ``distributed``, each process ranks its share of the rows and the ranks are gathered,
     so every process returns the metrics over all rows.
     """
     from . import distributed as ddp
 
     rows = getattr(data, split)
+    if row_subset is not None:
+        rows = rows.subset(row_subset)
     if distributed and ddp.world() > 1:
         rows = rows.subset(ddp.shard(torch.arange(len(rows))))
     out: Dict[str, Dict[str, float]] = {}

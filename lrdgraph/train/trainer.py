@@ -96,6 +96,14 @@ class Trainer:
         self.model = build_model(cfg, graph).to(self.device)
         if t.get("compile"):
             self._compile_hot_path()
+        # eval.dev_max_users: model selection on a fixed, seeded subset of the dev rows (for
+        # catalogues where ranking every dev user each epoch costs more than the epoch)
+        self.dev_rows: Optional[torch.Tensor] = None
+        n_dev, cap = len(self.data.dev), int(cfg["eval"].get("dev_max_users", 0) or 0)
+        if 0 < cap < n_dev:
+            pick = torch.randperm(n_dev, generator=torch.Generator().manual_seed(int(t["seed"])))
+            self.dev_rows = pick[:cap].sort().values
+            log(f"model selection on {cap:,} of {n_dev:,} dev users (eval.dev_max_users)")
         self.opt = make_optimizer(self.model, float(t["lr"]), float(t["l2"]))
         self.loss_module: torch.nn.Module = ddp.LossModule(self.model)
         if ddp.world() > 1:
@@ -247,7 +255,7 @@ class Trainer:
             dev = evaluate(self.model, self.data, "dev", [ev["dev_protocol"]], ev["ks"],
                            batch_size=ev["batch_size"], max_pairs=ev["full_pairs"],
                            device=self.device, progress=self.progress,
-                           distributed=True)[ev["dev_protocol"]]
+                           distributed=True, row_subset=self.dev_rows)[ev["dev_protocol"]]
             t2 = time.perf_counter()
             self.epoch += 1
             score = dev[metric]
