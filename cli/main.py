@@ -268,7 +268,9 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Continue an interrupted run directory.")
+              help="Continue an interrupted run directory (with --set, only the settings that do "
+              "not change the model: train.num_threads, train.compile, train.device, "
+              "eval.batch_size, eval.full_pairs).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
@@ -282,7 +284,7 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
     from lrdgraph.train.trainer import train
 
     if resume is not None:
-        if graph_dir is not None or out is not None or config_file is not None or overrides:
+        if graph_dir is not None or out is not None or config_file is not None:
             raise click.UsageError("--resume takes the run directory only (its config is reused)")
         ignored = {"--model": model, "--lrd/--no-lrd": lrd, "--num-latent": num_latent,
                    "--lrd-objective": lrd_objective, "--lrd-features": lrd_features,
@@ -294,7 +296,14 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
         if named:
             raise click.UsageError(f"--resume reuses the run's configuration; it takes no "
                                    f"{', '.join(named)}")
-        resume_run(resume, progress=not quiet)
+        from lrdgraph.train.trainer import RUNTIME_KEYS
+
+        fixed = [o.split("=", 1)[0].strip() for o in overrides
+                 if o.split("=", 1)[0].strip() not in RUNTIME_KEYS]
+        if fixed:
+            raise click.UsageError(f"--resume reuses the run's configuration; --set may change only "
+                                   f"{', '.join(RUNTIME_KEYS)}, not {', '.join(fixed)}")
+        resume_run(resume, progress=not quiet, runtime=list(overrides))
         click.echo(f"results in {resume / 'results.json'}")
         return
     options = {"model.name": model, "lrd.enabled": lrd, "lrd.num_latent": num_latent,

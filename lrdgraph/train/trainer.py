@@ -407,11 +407,28 @@ def _fill_missing(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, An
     return out
 
 
+RUNTIME_KEYS = ("train.num_threads", "train.compile", "train.device", "eval.batch_size",
+                "eval.full_pairs")
+
+
 def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = _stderr,
-           epochs: Optional[int] = None) -> Dict[str, Any]:
-    """Continue a run from its ``checkpoints/last.pt`` (model, optimiser, RNG, early stopping)."""
+           epochs: Optional[int] = None, runtime: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Continue a run from its ``checkpoints/last.pt`` (model, optimiser, RNG, early stopping).
+
+    ``runtime`` (``KEY=VALUE`` strings) may change only :data:`RUNTIME_KEYS`, the settings that
+    leave the model and its training unchanged (up to floating-point rounding); they apply to
+    this session and are recorded in ``results.json``, not in ``config.yaml``."""
+    from ..config import apply_override, validate_config
+
     run_dir = Path(run_dir)
     cfg, graph = load_run(run_dir)
+    for o in runtime or []:
+        key = o.split("=", 1)[0].strip()
+        if key not in RUNTIME_KEYS:
+            raise ConfigError(f"'{key}' cannot change on resume (it would change the run); "
+                              f"only {', '.join(RUNTIME_KEYS)} can")
+        cfg = apply_override(cfg, o)
+    validate_config(cfg)
     if epochs is not None:
         cfg["train"]["epochs"] = epochs
     ddp.init_from_env(cfg["train"]["device"])

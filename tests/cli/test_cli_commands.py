@@ -205,3 +205,16 @@ def test_train_from_a_run_config(cli_run, tmp_path):
     again = json.loads((out / "results.json").read_text())
     assert again["config"]["data"] == first["config"]["data"]
     assert again["config"]["model"] == first["config"]["model"]
+
+
+def test_train_resume_takes_only_runtime_settings(cli_run, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(cli_run, run)
+    before = (run / "config.yaml").read_text()
+    result = invoke("train", "--resume", run, "--set", "lrd.lambda=5")
+    assert_usage_error(result, "not lrd.lambda")
+    result = invoke("train", "--resume", run, "--set", "eval.batch_size=7", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (run / "config.yaml").read_text() == before
+    results = json.loads((run / "results.json").read_text())
+    assert results["config"]["eval"]["batch_size"] == 7
