@@ -215,6 +215,8 @@ def main() -> None:
     cache = str(work / "cache")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
                             text=True).stdout.strip()
+    if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=HERE.parent).returncode:
+        commit += " + uncommitted changes"
     rows = []
 
     def row(what, data, res, key, unit, note=""):
