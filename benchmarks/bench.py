@@ -246,6 +246,11 @@ def main() -> None:
                     row(f"train epoch {model}{f'+LRD (K={a.k})' if lrd else ''}, {label}", name, res,
                         "seconds_per_epoch", "s", f"{a.train_batches} batches scaled to the epoch; "
                         f"warm-up epoch {res.get('warmup_seconds', float('nan')):,.1f} s")
+        for model in ("caser", "gru4rec", "sasrec", "tisasrec"):
+            res = child("train", {"graph": graph, "model": model, "lrd": False, "threads": a.threads,
+                                  "batches": a.train_batches})
+            row(f"train epoch {model} (baseline)", name, res, "seconds_per_epoch", "s",
+                f"{a.train_batches} batches scaled to the epoch")
         for proto in ("sampled", "full"):
             for label, sets in switches:
                 res = child("eval", {"graph": graph, "model": "kda", "lrd": True, "k": a.k,
