@@ -66,7 +66,10 @@ def main() -> None:
                "--set", "eval.dev_max_users=2000"]
         + (["--set", "train.precision=bf16", "--set", "train.compile=true"] if a.fast else [])
         + ["--out", str(work / "run"), "--overwrite", "--quiet"],
+        # after one epoch q(r|i,j) is still close to uniform (1/R), so the default --min-weight
+        # 0.2 would keep nothing: keep each item's 5 heaviest edges per latent relation instead
         lrd + ["export-edges", str(work / "run"), "--format", "csv", "--latent-only",
+               "--min-weight", "0", "--top-k", "5",
                "--out", str(work / "latent_edges.csv"), "--overwrite", "--quiet"],
     ]
     rows = []
