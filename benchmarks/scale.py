@@ -45,8 +45,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--num-latent", type=int, default=8)
     ap.add_argument("--fast", action="store_true", help="bf16 slot attention + torch.compile")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip when their output "
-                    "exists (synth,build-graph)")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip, reusing their "
+                    "output in --work from an earlier run (synth,build-graph)")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
