@@ -23,6 +23,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def markdown_table(header: list[str], rows: list) -> str:
+    """A markdown table of ``rows`` (sequences of cell strings) under ``header``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def child(task: str, args: dict) -> dict:
     """Run one measurement in a fresh interpreter; returns its JSON result plus peak RSS."""
     code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench; bench._run_child()"
@@ -272,10 +278,7 @@ def main() -> None:
 
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{a.threads} torch threads; commit {commit}; {time.strftime('%Y-%m-%d')}\n")
-    print("| measurement | data | result | peak RSS (MiB) | note |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(["measurement", "data", "result", "peak RSS (MiB)", "note"], rows))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ test pass (from the run's ``results.json``); its peak memory covers all three. `
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import markdown_table  # this folder is on sys.path when the script runs
 
 STEPS = ["synth", "build-graph", "train (1 epoch KDA+LRD, dev pass, test pass)",
          "export-edges (latent)"]
@@ -85,20 +88,17 @@ def main() -> None:
         if rc != 0:
             break
         if name.startswith("train") and (work / "run" / "results.json").exists():
-            import json
-
             res = json.loads((work / "run" / "results.json").read_text())
             sec = res.get("seconds", {})
+            n = res.get("dev", {}).get("sampled", {}).get("rows")
+            dev_rows = f"{n:,}" if isinstance(n, int) else "?"
             for what, key in (("  of which: the training epoch", "train_total"),
-                              ("  of which: dev pass (2,000 users)", "dev_eval_total"),
+                              (f"  of which: dev pass ({dev_rows} users)", "dev_eval_total"),
                               ("  of which: sampled test pass, all users", "test_eval")):
                 rows.append((what, f"{sec.get(key, float('nan')):,.1f}", "", ""))
     print(f"Electronics-shaped data at fraction {f}: {users:,} users, {items:,} items, "
           f"{inter:,} interactions; {a.threads} threads\n")
-    print("| step | seconds | peak RSS (GiB) | status |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(["step", "seconds", "peak RSS (GiB)", "status"], rows))
 
 
 if __name__ == "__main__":

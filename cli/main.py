@@ -296,10 +296,9 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
         if named:
             raise click.UsageError(f"--resume reuses the run's configuration; it takes no "
                                    f"{', '.join(named)}")
-        from lrdgraph.train.trainer import RUNTIME_KEYS
+        from lrdgraph.train.trainer import RUNTIME_KEYS, non_runtime_keys
 
-        fixed = [o.split("=", 1)[0].strip() for o in overrides
-                 if o.split("=", 1)[0].strip() not in RUNTIME_KEYS]
+        fixed = non_runtime_keys(list(overrides))
         if fixed:
             raise click.UsageError(f"--resume reuses the run's configuration; --set may change only "
                                    f"{', '.join(RUNTIME_KEYS)}, not {', '.join(fixed)}")

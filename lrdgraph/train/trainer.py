@@ -411,6 +411,13 @@ RUNTIME_KEYS = ("train.num_threads", "train.compile", "train.device", "eval.batc
                 "eval.full_pairs")
 
 
+def non_runtime_keys(overrides: List[str]) -> List[str]:
+    """The keys of ``KEY=VALUE`` overrides that are not :data:`RUNTIME_KEYS` (so cannot change
+    on resume)."""
+    keys = (o.split("=", 1)[0].strip() for o in overrides)
+    return [k for k in keys if k not in RUNTIME_KEYS]
+
+
 def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = _stderr,
            epochs: Optional[int] = None, runtime: Optional[List[str]] = None) -> Dict[str, Any]:
     """Continue a run from its ``checkpoints/last.pt`` (model, optimiser, RNG, early stopping).
@@ -422,11 +429,11 @@ def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], N
 
     run_dir = Path(run_dir)
     cfg, graph = load_run(run_dir)
+    fixed = non_runtime_keys(runtime or [])
+    if fixed:
+        raise ConfigError(f"'{fixed[0]}' cannot change on resume (it would change the run); "
+                          f"only {', '.join(RUNTIME_KEYS)} can")
     for o in runtime or []:
-        key = o.split("=", 1)[0].strip()
-        if key not in RUNTIME_KEYS:
-            raise ConfigError(f"'{key}' cannot change on resume (it would change the run); "
-                              f"only {', '.join(RUNTIME_KEYS)} can")
         cfg = apply_override(cfg, o)
     validate_config(cfg)
     if epochs is not None:
