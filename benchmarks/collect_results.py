@@ -2,6 +2,12 @@
 
 Usage:
     python benchmarks/collect_results.py RUN_DIR [RUN_DIR ...] > docs/results-table.md
+    python benchmarks/collect_results.py --curves 5,10,20 RUN_DIR [RUN_DIR ...]
+
+``--curves`` adds the dev model-selection metric at those epochs (mean ± std over seeds per
+group, from ``metrics.jsonl``); with exactly two groups of the same seeds it adds the paired
+t-test p-value per epoch (scipy), so runs stopped at different epochs are compared at equal
+epochs rather than at their different stopping points.
 
 Each run directory is one trained model (``lrdgraph train``). Runs are grouped by (data set,
 model, LRD on/off, objective); with several seeds the table gives mean ± std over seeds. Every
@@ -10,9 +16,9 @@ results are never mistaken for finished ones.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,7 +43,49 @@ def _epochs(res: dict) -> str:
     return f"{res['_epochs']} ({res['_best']}), stopped"
 
 
-def main(paths: list[str]) -> None:
+def dev_curve(run: Path, cfg: dict) -> dict:
+    """Dev model-selection metric per epoch of one run."""
+    ev = cfg["eval"]
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return {r["epoch"]: r["dev"][ev["dev_protocol"]][ev["metric"]] for r in lines}
+
+
+def print_curves(groups: dict, epochs: list[int]) -> None:
+    metric = next(iter(groups.values()))[0][0]["eval"]["metric"]
+    print(f"\n### Dev {metric} at equal epochs (mean ± std over seeds)\n")
+    print("| model | seeds | " + " | ".join(str(e) for e in epochs) + " |")
+    print("|---|---|" + "---|" * len(epochs))
+    curves = {}
+    for (data, name), runs in sorted(groups.items()):
+        by_seed = {c["train"]["seed"]: c["_curve"] for c, _ in runs}
+        curves[(data, name)] = by_seed
+        cells = []
+        for e in epochs:
+            vals = [cv[e] for cv in by_seed.values() if e in cv]
+            if not vals:
+                cells.append("")
+                continue
+            sd = f" ± {statistics.stdev(vals):.3f}" if len(vals) > 1 else ""
+            n = "" if len(vals) == len(by_seed) else f" (n={len(vals)})"
+            cells.append(f"{statistics.mean(vals):.3f}{sd}{n}")
+        print(f"| {data} {name} | {len(by_seed)} | " + " | ".join(cells) + " |")
+    if len(curves) == 2:
+        from scipy.stats import ttest_rel
+
+        (ka, a), (kb, b) = curves.items()
+        seeds = sorted(set(a) & set(b))
+        cells = []
+        for e in epochs:
+            pairs = [(a[s][e], b[s][e]) for s in seeds if e in a[s] and e in b[s]]
+            if len(pairs) < 2:
+                cells.append("")
+                continue
+            x, y = zip(*pairs)
+            cells.append(f"p={ttest_rel(y, x).pvalue:.3f}")
+        print(f"| paired t-test, second vs first | {len(seeds)} | " + " | ".join(cells) + " |")
+
+
+def main(paths: list[str], curves: list[int] | None = None) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
         res_path = p / "results.json"
@@ -52,6 +100,7 @@ def main(paths: list[str]) -> None:
             best = max(lines, key=lambda r: r["dev"][cfg["eval"]["dev_protocol"]][metric])
             res["_epochs"], res["_best"] = len(lines), best["epoch"]
         data = Path(cfg["data"]["graph"]).name
+        cfg["_curve"] = dev_curve(p, cfg) if curves else {}
         groups[(data, label(cfg))].append((cfg, res))
     for proto in ("sampled", "full"):
         print(f"\n### Test, {proto} protocol\n")
@@ -71,5 +120,13 @@ def main(paths: list[str]) -> None:
             print(f"| {data} | {name} | {seeds} | {ep} | " + " | ".join(cells) + " |")
 
 
+    if curves and groups:
+        print_curves(groups, curves)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="run directories")
+    ap.add_argument("--curves", default=None, help="comma-separated epochs, e.g. 5,10,20")
+    a = ap.parse_args()
+    main(a.runs, [int(e) for e in a.curves.split(",")] if a.curves else None)

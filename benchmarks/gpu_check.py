@@ -6,8 +6,14 @@
    a few steps, deterministic) on CPU and on CUDA; prints the per-step losses of both and their
    largest relative difference, and fails if it exceeds ``--tol``.
 2. Timing on CUDA, on ``--graph`` (an Office graph built with ``lrdgraph build-graph``): one
-   KDA+LRD training epoch (K = 8), the sampled evaluation of all dev users and the full
-   ranking of all dev users, in fp32 and with ``train.precision=bf16``; each after a warm-up.
+   KDA+LRD training epoch (K = 8), the sampled evaluation of all dev users (evaluation batch
+   256, as on CPU, and 2048) and the full ranking of all dev users, in fp32 and with
+   ``train.precision=bf16``; each after a warm-up.
+3. The same fp32 epoch on the GPU machine's own CPU (all its cores), for a same-machine ratio,
+   and last, if time is left, bf16 with ``train.compile=true`` on CUDA.
+
+Phases that would start after ``--budget`` seconds are skipped (and say so); the JSON summary
+is rewritten after every phase, so a run stopped from outside still leaves what it measured.
 
 Runs on CPU too (``--device cpu``: the agreement check then compares CPU with CPU, useful only
 to test the script). Nothing is downloaded; writes a JSON summary to ``--out``.
@@ -59,7 +65,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_office(graph, device: str, sets: list[str], tmp: Path) -> dict:
+def time_office(graph, device: str, sets: list[str], tmp: Path, evals: bool = True) -> dict:
     from lrdgraph.train.evaluate import full_rank_tensor, sampled_rank_tensor
 
     tr = make_trainer(graph, sets + ["eval.batch_size=256", "eval.full_pairs=500000"],
@@ -75,15 +81,21 @@ def time_office(graph, device: str, sets: list[str], tmp: Path) -> dict:
     tr.train_epoch()
     sync(device)
     res["train_epoch_s"] = time.perf_counter() - t0
+    res["train_instances"] = len(full_data)
+    if not evals:
+        return res
     ev = tr.cfg["eval"]
     dev_rows = tr.data.dev
     sampled_rank_tensor(tr.model, dev_rows.subset(torch.arange(256)), batch_size=ev["batch_size"],
                         device=tr.device)
-    sync(device)
-    t0 = time.perf_counter()
-    sampled_rank_tensor(tr.model, dev_rows, batch_size=ev["batch_size"], device=tr.device)
-    sync(device)
-    res["sampled_eval_all_dev_s"] = time.perf_counter() - t0
+    for bs in (ev["batch_size"], 2048):
+        sync(device)
+        t0 = time.perf_counter()
+        ranks = sampled_rank_tensor(tr.model, dev_rows, batch_size=bs, device=tr.device)
+        sync(device)
+        res[f"sampled_eval_all_dev_bs{bs}_s"] = time.perf_counter() - t0
+    # the ranks of an untrained-but-one-epoch model, to compare with the CPU side if wanted
+    res["sampled_dev_mean_rank"] = float(ranks.float().mean())
     t0 = time.perf_counter()
     full_rank_tensor(tr.model, tr.data, dev_rows, "dev", max_pairs=ev["full_pairs"], device=tr.device)
     sync(device)
@@ -102,12 +114,32 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--budget", type=float, default=420.0,
+                    help="seconds after which no further phase is started")
     a = ap.parse_args()
+    start = time.perf_counter()
     from lrdgraph.api import build_graph_dir
     from lrdgraph.graph import load_graph
 
     summary = {"torch": torch.__version__, "machine": platform.node(),
-               "device_name": torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "cpu"}
+               "device_name": torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "cpu",
+               "cpu_threads": torch.get_num_threads(), "skipped": []}
+
+    def save() -> None:
+        summary["elapsed_s"] = time.perf_counter() - start
+        if a.out:
+            Path(a.out).write_text(json.dumps(summary, indent=1))
+
+    def phase(name: str, fn) -> None:
+        if time.perf_counter() - start > a.budget:
+            summary["skipped"].append(name)
+            print(f"{name}: skipped (past the {a.budget:.0f} s budget)", flush=True)
+        else:
+            t0 = time.perf_counter()
+            summary[name] = r = fn()
+            r["phase_s"] = time.perf_counter() - t0
+            print(f"{name}: " + ", ".join(f"{k}={v:,.3f}" for k, v in r.items()), flush=True)
+        save()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         build_graph_dir("demo", {}, tmp / "demo", encoder="tfidf", cache_dir=tmp / "cache",
@@ -119,13 +151,19 @@ def main() -> None:
         summary["agreement"] = {"cpu": cpu, a.device: dev, "max_rel_diff": worst, "tol": a.tol}
         print(f"CPU vs {a.device}: {len(cpu)} steps, largest relative loss difference {worst:.2e}",
               flush=True)
+        save()
         if a.graph:
             g = load_graph(a.graph)
-            for label, sets in (("fp32", []), ("bf16", ["train.precision=bf16"])):
-                summary[f"office_{label}"] = r = time_office(g, a.device, sets, tmp)
-                print(f"{label}: " + ", ".join(f"{k}={v:,.2f}" for k, v in r.items()), flush=True)
-    if a.out:
-        Path(a.out).write_text(json.dumps(summary, indent=1))
+            phase("office_fp32", lambda: time_office(g, a.device, [], tmp))
+            phase("office_bf16", lambda: time_office(g, a.device, ["train.precision=bf16"], tmp))
+            if a.device != "cpu":
+                phase("office_fp32_host_cpu",
+                      lambda: time_office(g, "cpu", [f"train.num_threads={torch.get_num_threads()}"],
+                                          tmp, evals=False))
+                phase("office_bf16_compile",
+                      lambda: time_office(g, a.device, ["train.precision=bf16", "train.compile=true"],
+                                          tmp, evals=False))
+    save()
     if worst > a.tol:
         raise SystemExit(f"CPU and {a.device} disagree: {worst:.2e} > {a.tol}")
 
