@@ -1,0 +1,78 @@
+"""benchmarks/collect_results.py: the tables of docs/results.md, from run directories."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lrdgraph.config import resolve_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def collect():
+    spec = importlib.util.spec_from_file_location("collect_results",
+                                                  ROOT / "benchmarks" / "collect_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def make_run(path: Path, *, lrd: bool, seed: int, dev: list[float], test_ndcg5: float,
+             finished: bool) -> Path:
+    """A run directory as `lrdgraph train` leaves it (finished) or `lrdgraph evaluate` after a
+    stop (not finished: results.json has no epochs_run)."""
+    cfg = resolve_config(model="kda", options={"lrd.enabled": lrd},
+                         overrides=[f"train.seed={seed}"])
+    cfg["data"] = {"graph": "/somewhere/office"}
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (path / "metrics.jsonl").write_text("".join(
+        json.dumps({"epoch": e + 1, "dev": {"sampled": {"NDCG@5": v}}}) + "\n"
+        for e, v in enumerate(dev)))
+    metrics = {"HR@5": 2 * test_ndcg5, "HR@10": 3 * test_ndcg5, "NDCG@5": test_ndcg5,
+               "NDCG@10": 1.5 * test_ndcg5}
+    res = {"protocols": {"sampled": metrics}}
+    if finished:
+        best = max(range(len(dev)), key=dev.__getitem__) + 1
+        res.update(epochs_run=len(dev), best_epoch=best)
+    (path / "results.json").write_text(json.dumps(res))
+    return path
+
+
+def test_tables_and_curves(collect, tmp_path, capsys):
+    runs = [
+        make_run(tmp_path / "a1", lrd=False, seed=1, dev=[0.1, 0.3, 0.2], test_ndcg5=0.2,
+                 finished=True),
+        make_run(tmp_path / "a2", lrd=False, seed=2, dev=[0.2, 0.1, 0.4], test_ndcg5=0.4,
+                 finished=False),
+        make_run(tmp_path / "b1", lrd=True, seed=1, dev=[0.2, 0.5], test_ndcg5=0.3,
+                 finished=False),
+        make_run(tmp_path / "b2", lrd=True, seed=2, dev=[0.4, 0.2], test_ndcg5=0.5,
+                 finished=False),
+        tmp_path / "missing",
+    ]
+    collect.main([str(p) for p in runs], curves=[1, 3])
+    out = capsys.readouterr().out
+    assert "skipped" in out and "missing" in out
+    kda = next(line for line in out.splitlines() if line.startswith("| office | KDA |"))
+    # finished run: 3 epochs, best 2; stopped run: 3 epochs, best dev at epoch 3
+    assert "3 (2), 3 (3), stopped" in kda
+    # NDCG@5 mean of 0.2 and 0.4 = 0.3000, sample std = 0.1414
+    assert "0.3000 ± 0.1414" in kda
+    lrd = next(line for line in out.splitlines() if line.startswith("| office | KDA+LRD"))
+    assert "0.4000 ± 0.1414" in lrd
+    curve_kda = next(line for line in out.splitlines() if line.startswith("| office KDA |"))
+    # epoch 1: mean(0.1, 0.2) = 0.150, std 0.071; epoch 3: mean(0.2, 0.4) = 0.300
+    assert "0.150 ± 0.071" in curve_kda and "0.300 ± 0.141" in curve_kda
+    curve_lrd = next(line for line in out.splitlines() if line.startswith("| office KDA+LRD"))
+    # the LRD runs have no epoch 3: that cell stays empty
+    assert curve_lrd.rstrip().endswith("|  |")
+    paired = next(line for line in out.splitlines() if line.startswith("| paired t-test"))
+    # epoch 1: differences (0.2-0.1, 0.4-0.2) = (0.1, 0.2): t = 0.15 / (0.0707 / sqrt 2) = 3,
+    # two-sided p with 1 degree of freedom = 0.2048
+    assert "p=0.205" in paired
