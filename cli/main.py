@@ -354,24 +354,32 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", callback=_key_values,
               help="Add a setting to the spec's global `set` (data set, model and variant "
               "settings still win; repeatable).")
+@click.option("--model", "models", multiple=True, metavar="LABEL",
+              help="Train only this row of the grid (a label under `models:`; repeatable).")
+@click.option("--dataset", "datasets", multiple=True, metavar="NAME",
+              help="Train only this data set of the grid (repeatable).")
+@click.option("--seed", "seeds", multiple=True, type=SEED,
+              help="Train only this seed of the grid (repeatable). The report still covers "
+              "every finished cell; a later run without these filters resumes the rest.")
 @click.option("--dry-run", is_flag=True, help="List the cells and their state; run nothing.")
 @click.option("--report-only", is_flag=True,
               help="Train nothing; rewrite results.csv, tables and figures from finished cells.")
 @click.option("--overwrite", is_flag=True, help="Delete --out and start the experiment afresh.")
 @handle_errors
-def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides,
-                   dry_run: bool, report_only: bool, overwrite: bool) -> None:
+def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides, models,
+                   datasets, seeds, dry_run: bool, report_only: bool, overwrite: bool) -> None:
     """Run the grid of SPEC (models x data sets x variants x seeds) into --out and write the
     paper's tables and figures. Finished cells are kept; interrupted ones resume. The spec
     format is in docs/experiments.md; the paper's specs are in benchmarks/."""
-    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment, select_cells
 
     if dry_run and (report_only or overwrite):
         raise click.UsageError("--dry-run lists the cells only; it takes no --report-only/--overwrite")
     _exclusive(report_only=report_only, overwrite=overwrite)
     parsed = load_spec(spec, extra_set=overrides)
     if dry_run:
-        cells = plan_cells(parsed)
+        cells = select_cells(parsed, plan_cells(parsed), models=models, datasets=datasets,
+                             seeds=seeds)
         states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
         for c in cells:
             click.echo(f"{states[c.name]:8s} {c.name}")
@@ -380,7 +388,7 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
                    f"{counts['new']} new")
         return
     res = run_experiment(parsed, out, jobs=jobs, threads=threads, overwrite=overwrite,
-                         report_only=report_only)
+                         report_only=report_only, models=models, datasets=datasets, seeds=seeds)
     for f in res["files"]:
         click.echo(f"wrote {f}")
 

@@ -354,6 +354,22 @@ def plan_cells(spec: ExperimentSpec) -> List[Cell]:
     return cells
 
 
+def select_cells(spec: ExperimentSpec, cells: Sequence[Cell], *, models: Sequence[str] = (),
+                 datasets: Sequence[str] = (), seeds: Sequence[int] = ()) -> List[Cell]:
+    """The cells matching every given filter (row labels, data set names, seeds; an empty
+    filter matches all). A name or seed that is not in the spec is an error, so a typo does not
+    silently select nothing."""
+    for what, given, known in (("model", models, list(spec.models)),
+                               ("dataset", datasets, list(spec.datasets)),
+                               ("seed", seeds, list(spec.seeds))):
+        bad = [str(g) for g in given if g not in known]
+        if bad:
+            raise ConfigError(f"{what} {', '.join(bad)} not in the spec; it has "
+                              + ", ".join(str(k) for k in known), path=spec.source)
+    return [c for c in cells if (not models or c.model in models)
+            and (not datasets or c.dataset in datasets) and (not seeds or c.seed in seeds)]
+
+
 def _read_yaml(path: Path) -> Any:
     """A run's config.yaml (with libyaml when available: grids have hundreds of them)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -471,8 +487,14 @@ def _run_cell(job: Dict[str, Any]) -> Dict[str, Any]:
 def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, jobs: int = 1,
                    threads: Optional[int] = None, extra_set: Sequence[str] = (),
                    overwrite: bool = False, report_only: bool = False,
+                   models: Sequence[str] = (), datasets: Sequence[str] = (),
+                   seeds: Sequence[int] = (),
                    log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
     """Run every unfinished cell of ``spec`` into ``out`` and write the report.
+
+    ``models`` / ``datasets`` / ``seeds`` (row labels, data set names, seeds) restrict the
+    cells trained now to a slice of the grid (:func:`select_cells`); the report always covers
+    every finished cell, and a later run without them resumes the rest.
 
     Finished cells (``results.json``) are not re-run; an interrupted cell (a run directory
     without ``results.json``) is resumed from its last checkpoint. ``jobs > 1`` trains cells in
@@ -490,6 +512,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             raise OutputError("output directory is not empty and holds no experiment "
                               "(spec.yaml); pass --overwrite to replace it", path=out)
     cells = plan_cells(spec)
+    chosen = {c.name for c in select_cells(spec, cells, models=models, datasets=datasets,
+                                           seeds=seeds)}
     from .io import DirLock, atomic_write_text
 
     outcomes: List[Dict[str, Any]] = []
@@ -499,7 +523,7 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
         states = cell_states(cells, out)
         out.mkdir(parents=True, exist_ok=True)
         if not report_only:
-            todo = [c for c in cells if states[c.name] != "done"]
+            todo = [c for c in cells if states[c.name] != "done" and c.name in chosen]
             missing = sorted({c.dataset for c in todo if not c.graph.is_dir()})
             if missing:
                 hints = [f"{d}: {spec.datasets[d].graph}" + (f" (build it with: {spec.datasets[d].build})"
@@ -508,9 +532,12 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
                 raise ConfigError("graph directory not found for " + "; ".join(hints), path=spec.source)
             atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False,
                                                                 allow_unicode=True))
-            log(f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} finished, "
+            done = sum(states[c.name] == "done" for c in cells)
+            skipped = "" if len(chosen) == len(cells) else \
+                f"; {len(cells) - len(chosen)} outside the selection left alone"
+            log(f"{spec.name}: {len(cells)} cells, {done} finished, "
                 f"{sum(states[c.name] == 'partial' for c in todo)} to resume, "
-                f"{sum(states[c.name] == 'new' for c in todo)} new; {jobs} job(s)")
+                f"{sum(states[c.name] == 'new' for c in todo)} new{skipped}; {jobs} job(s)")
             outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log)
         files = write_report(spec, cells, out)
     failed = [o for o in outcomes if o["status"] == "failed"]

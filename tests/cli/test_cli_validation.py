@@ -95,6 +95,7 @@ CASES = [
     (["experiment", FILE, "--out", OUT, "--jobs", "0"], "'--jobs'"),
     (["experiment", FILE, "--out", OUT, "--threads", "0"], "'--threads'"),
     (["experiment", FILE, "--out", OUT, "--set", "seeds"], "'--set'"),
+    (["experiment", FILE, "--out", OUT, "--seed", "x"], "'--seed'"),
     (["experiment", FILE, "--out", OUT, "--dry-run", "--overwrite"], "--dry-run"),
     (["experiment", FILE, "--out", OUT, "--report-only", "--overwrite"], "--report-only"),
     # export-edges

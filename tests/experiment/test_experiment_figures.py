@@ -105,3 +105,16 @@ def test_cli_errors_exit_2(tmp_path):
     path.write_text("datasets: {d: g}\nmodels: {X: nope}\nseeds: [1]\n")
     res = CliRunner().invoke(cli, ["experiment", str(path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "must be one of" in res.output
+
+
+def test_dry_run_with_a_selection_lists_only_those_cells(grid):
+    from lrdgraph_cli.main import cli
+
+    out, _, _ = grid
+    res = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
+                                   "--dry-run", "--model", "GRU4Rec", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == "4 cells: 4 finished, 0 to resume, 0 new"
+    bad = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
+                                   "--dry-run", "--model", "SASRec"])
+    assert bad.exit_code == 2 and "model SASRec not in the spec; it has GRU4Rec" in bad.output

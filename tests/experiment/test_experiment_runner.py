@@ -262,3 +262,37 @@ def test_parallel_jobs_give_the_sequential_results(demo_graph_dir, tmp_path):
     assert sorted(o["how"] for o in res["outcomes"]) == ["trained", "trained"]
     strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]
     assert strip(read_csv(tmp_path / "par" / "results.csv")) == strip(read_csv(tmp_path / "seq" / "results.csv"))
+
+
+def test_selection_trains_a_slice_and_the_rest_resumes_later(demo_graph_dir, tmp_path,
+                                                              count_training):
+    """--model/--seed train only the chosen cells; the report covers what is finished; a run
+    without the filters then trains the remaining cells and leaves the finished one alone."""
+    from lrdgraph.experiment import run_experiment
+
+    spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec", "Caser": "caser"})
+    out = tmp_path / "out"
+    res = run_experiment(spec, out, models=["Caser"], seeds=[2], log=quiet)
+    assert [o["name"] for o in res["outcomes"]] == ["demo__Caser__default__seed2"]
+    assert count_training["train"] == 1
+    rows = read_csv(out / "results.csv")
+    assert {r["cell"] for r in rows if r["status"] == "done"} == {"demo__Caser__default__seed2"}
+    first = (out / "runs" / "demo__Caser__default__seed2" / "results.json").stat().st_mtime_ns
+
+    res = run_experiment(spec, out, log=quiet)
+    assert sorted(o["name"] for o in res["outcomes"]) == [
+        "demo__Caser__default__seed1", "demo__GRU4Rec__default__seed1",
+        "demo__GRU4Rec__default__seed2"]
+    assert count_training["train"] == 4
+    assert (out / "runs" / "demo__Caser__default__seed2" / "results.json").stat().st_mtime_ns == first
+
+
+@pytest.mark.parametrize("kw, message", [({"models": ["Casr"]}, "model Casr not in the spec"),
+                                         ({"seeds": [7]}, "seed 7 not in the spec"),
+                                         ({"datasets": ["office"]}, "dataset office not in the spec")])
+def test_selection_names_must_exist(demo_graph_dir, tmp_path, kw, message):
+    from lrdgraph.experiment import run_experiment
+
+    with pytest.raises(ConfigError, match=message):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "out", log=quiet, **kw)
+    assert not (tmp_path / "out").exists()
