@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from .sasrec import PointWiseFeedForward, reverse_positions
 from .sequential import SequentialRecommender, gather_last, history_lengths
 
-__all__ = ["TiSASRec", "user_min_intervals", "interval_matrix"]
+__all__ = ["TiSASRec", "UniformDropout", "user_min_intervals", "interval_matrix"]
 
 
 def user_min_intervals(user: np.ndarray, time: np.ndarray, num_users: int) -> Tensor:
@@ -46,6 +46,21 @@ def interval_matrix(history_time: Tensor, min_interval: Tensor, time_span: int) 
     r^u_{min} \rfloor, k)` (paper §3.2), in integer arithmetic (timestamps do not fit float32)."""
     diff = (history_time.unsqueeze(2) - history_time.unsqueeze(1)).abs()
     return torch.div(diff, min_interval.view(-1, 1, 1), rounding_mode="floor").clamp(0, time_span)
+
+
+class UniformDropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` with its mask drawn as ``rand >= p`` instead of ``bernoulli_``:
+    the same distribution, 2.3x faster on the CPU for the ``[B, H, H, V]`` interval embeddings,
+    where dropout's mask drawing was a third of a TiSASRec training step (torch.profiler,
+    ``docs/performance.md``). Identity in eval mode or with ``p = 0``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        keep = torch.rand_like(x) >= self.p
+        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
 
 
 class TimeIntervalAttention(nn.Module):
@@ -140,6 +155,7 @@ class TiSASRec(SequentialRecommender):
         self.int_k = nn.Embedding(time_span + 1, emb_size)
         self.int_v = nn.Embedding(time_span + 1, emb_size)
         self.drop = nn.Dropout(dropout)
+        self.drop_pairs = UniformDropout(dropout)  # the [B, H, H, V] interval embeddings
         self.blocks = nn.ModuleList(TiSASRecBlock(emb_size, num_heads, dropout)
                                     for _ in range(num_layers))
         self.ln_out = nn.LayerNorm(emb_size)
@@ -170,7 +186,7 @@ class TiSASRec(SequentialRecommender):
         pos = reverse_positions(lengths, history.shape[1], self.max_len)
         ivl = interval_matrix(batch["history_time"], self.min_interval(batch, valid), self.time_span)
         pos_k, pos_v = self.drop(self.pos_k(pos)), self.drop(self.pos_v(pos))
-        int_k, int_v = self.drop(self.int_k(ivl)), self.drop(self.int_v(ivl))
+        int_k, int_v = self.drop_pairs(self.int_k(ivl)), self.drop_pairs(self.int_v(ivl))
         validf = valid.float()
         x = self.drop(self.item_emb(history) * math.sqrt(self.emb_size)) * validf.unsqueeze(-1)
         for block in self.blocks:

@@ -47,3 +47,22 @@ def test_tisasrec_sees_intervals_not_absolute_time(tiny_config, demo_graph, demo
         assert torch.isfinite(model(adhoc, b["candidates"])).all()
     assert model.user_min_interval.shape == (demo_graph.dataset.num_users,)
     assert "user_min_interval" not in model.state_dict()
+
+
+def test_uniform_dropout_is_dropout():
+    """Same distribution as nn.Dropout: a fraction p zeroed, the rest scaled by 1/(1-p), the
+    gradient through the same mask; identity in eval mode and for p = 0."""
+    from lrdgraph.models.tisasrec import UniformDropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200_000, requires_grad=True)
+    drop = UniformDropout(0.2).train()
+    y = drop(x)
+    zero = (y == 0).float().mean().item()
+    assert abs(zero - 0.2) < 0.005  # binomial sd 0.0009
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1.25))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(sum)/dx = the scaled mask
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(UniformDropout(0.0).train()(x), x)
+    assert torch.count_nonzero(UniformDropout(1.0).train()(x)) == 0
