@@ -270,7 +270,8 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Continue an interrupted run directory (with --set, only the settings that do "
               "not change the model: train.num_threads, train.compile, train.device, "
-              "eval.batch_size, eval.full_pairs).")
+              "eval.batch_size, eval.full_pairs). With GRAPH_DIR: the run's graph has moved "
+              "(another machine); it must have the run's id maps.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
@@ -284,8 +285,9 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
     from lrdgraph.train.trainer import train
 
     if resume is not None:
-        if graph_dir is not None or out is not None or config_file is not None:
-            raise click.UsageError("--resume takes the run directory only (its config is reused)")
+        if out is not None or config_file is not None:
+            raise click.UsageError("--resume takes the run directory (its config is reused) and, "
+                                   "for a run moved from another machine, GRAPH_DIR")
         ignored = {"--model": model, "--lrd/--no-lrd": lrd, "--num-latent": num_latent,
                    "--lrd-objective": lrd_objective, "--lrd-features": lrd_features,
                    "--kge/--no-kge": kge, "--relation-evidence": relation_evidence,
@@ -302,7 +304,7 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
         if fixed:
             raise click.UsageError(f"--resume reuses the run's configuration; --set may change only "
                                    f"{', '.join(RUNTIME_KEYS)}, not {', '.join(fixed)}")
-        resume_run(resume, progress=not quiet, runtime=list(overrides))
+        resume_run(resume, progress=not quiet, runtime=list(overrides), graph_dir=graph_dir)
         click.echo(f"results in {resume / 'results.json'}")
         return
     options = {"model.name": model, "lrd.enabled": lrd, "lrd.num_latent": num_latent,

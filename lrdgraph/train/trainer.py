@@ -370,7 +370,20 @@ def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwr
         return trainer.fit()
 
 
-def load_run(run_dir: str | Path) -> tuple[Dict[str, Any], Any]:
+def same_graph_ids(run_dir: Path, graph_dir: Path) -> Optional[str]:
+    """None when ``graph_dir`` has the run's item and user id maps (``items.csv``,
+    ``users.csv``, copied into the run when it was made), else the name of the first that
+    differs or is missing."""
+    for name in ("items.csv", "users.csv"):
+        a, b = run_dir / name, graph_dir / name
+        if not a.is_file() or not b.is_file() or a.read_bytes() != b.read_bytes():
+            return name
+    return None
+
+
+def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[Dict[str, Any], Any]:
+    """A run's configuration and graph. ``graph_dir`` replaces the recorded graph path (a run
+    moved to another machine); it must have the run's id maps (:func:`same_graph_ids`)."""
     import yaml
     from ..graph import load_graph
 
@@ -393,6 +406,17 @@ def load_run(run_dir: str | Path) -> tuple[Dict[str, Any], Any]:
     from ..config import load_defaults
 
     cfg = _fill_missing(cfg, load_defaults(cfg["model"].get("name")))
+    if graph_dir is not None:
+        graph_dir = Path(graph_dir)
+        differs = same_graph_ids(run_dir, graph_dir)
+        if differs is not None:
+            raise InputError(f"not the graph this run was trained on: its {differs} differs from "
+                             f"the run's (or is missing)", path=graph_dir)
+        cfg["data"]["graph"] = str(graph_dir.resolve())
+    elif not Path(cfg["data"]["graph"]).is_dir():
+        raise InputError(f"the run's graph directory {cfg['data']['graph']} is not there (a run "
+                         "moved from another machine?); pass the graph directory to resume: "
+                         f"lrdgraph train GRAPH_DIR --resume {run_dir}", path=cfg_path)
     graph = load_graph(cfg["data"]["graph"])
     return cfg, graph
 
@@ -419,16 +443,27 @@ def non_runtime_keys(overrides: List[str]) -> List[str]:
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = _stderr,
-           epochs: Optional[int] = None, runtime: Optional[List[str]] = None) -> Dict[str, Any]:
+           epochs: Optional[int] = None, runtime: Optional[List[str]] = None,
+           graph_dir: str | Path | None = None) -> Dict[str, Any]:
     """Continue a run from its ``checkpoints/last.pt`` (model, optimiser, RNG, early stopping).
 
     ``runtime`` (``KEY=VALUE`` strings) may change only :data:`RUNTIME_KEYS`, the settings that
     leave the model and its training unchanged (up to floating-point rounding); they apply to
-    this session and are recorded in ``results.json``, not in ``config.yaml``."""
+    this session and are recorded in ``results.json``, not in ``config.yaml``. ``graph_dir``
+    is where the run's graph is now, for a run moved from another machine: it must have the
+    run's id maps, and ``config.yaml`` then records the new path."""
     from ..config import apply_override, validate_config
 
     run_dir = Path(run_dir)
-    cfg, graph = load_run(run_dir)
+    cfg, graph = load_run(run_dir, graph_dir)
+    if graph_dir is not None and ddp.is_main():
+        import yaml
+
+        stored = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        if stored["data"]["graph"] != cfg["data"]["graph"]:
+            log(f"graph moved: {stored['data']['graph']} -> {cfg['data']['graph']}")
+            stored["data"]["graph"] = cfg["data"]["graph"]
+            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(stored, sort_keys=False))
     fixed = non_runtime_keys(runtime or [])
     if fixed:
         raise ConfigError(f"'{fixed[0]}' cannot change on resume (it would change the run); "

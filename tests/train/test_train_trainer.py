@@ -154,6 +154,45 @@ def test_resume_equals_one_go(demo_graph_dir, tiny_config, tmp_path, restore_tor
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_resume_a_run_moved_with_its_graph(demo_graph_dir, tiny_config, tmp_path,
+                                          restore_torch_determinism):
+    """A run and its graph moved elsewhere (another machine): without GRAPH_DIR resume names
+    the missing graph and the command to use; with GRAPH_DIR it continues to the same result
+    as the unmoved run and records the new path; another graph is refused."""
+    import shutil
+
+    import yaml
+
+    from lrdgraph.errors import InputError
+
+    cfg = tiny_config("rcf", "train.deterministic=true", "train.epochs=3", "train.lr=0.01",
+                      "eval.protocols=[sampled]")
+    train(demo_graph_dir, cfg, tmp_path / "one", progress=False, log=quiet)
+    graph = shutil.copytree(demo_graph_dir, tmp_path / "old" / "graph")
+    cfg2 = dict(cfg, train=dict(cfg["train"], epochs=1))
+    train(graph, cfg2, tmp_path / "two", progress=False, log=quiet)
+    moved_graph = shutil.move(str(graph), str(tmp_path / "new-graph"))
+    moved_run = Path(shutil.move(str(tmp_path / "two"), str(tmp_path / "moved-run")))
+    with pytest.raises(InputError, match="pass the graph directory to resume") as err:
+        resume(moved_run, epochs=3, progress=False, log=quiet)
+    assert f"lrdgraph train GRAPH_DIR --resume {moved_run}" in str(err.value)
+
+    other = tmp_path / "other-graph"
+    shutil.copytree(demo_graph_dir, other)
+    (other / "items.csv").write_text((other / "items.csv").read_text().replace("P0001", "PX001"))
+    with pytest.raises(InputError, match="its items.csv differs"):
+        resume(moved_run, epochs=3, progress=False, log=quiet, graph_dir=other)
+
+    logged = []
+    resume(moved_run, epochs=3, progress=False, log=logged.append, graph_dir=moved_graph)
+    assert any(m.startswith("graph moved: ") for m in logged)
+    stored = yaml.safe_load((moved_run / "config.yaml").read_text())
+    assert stored["data"]["graph"] == str(Path(moved_graph).resolve())
+    a = json.loads((tmp_path / "one" / "results.json").read_text())
+    b = json.loads((moved_run / "results.json").read_text())
+    assert a["protocols"] == b["protocols"] and b["epochs_run"] == 3
+
+
 def test_nan_loss_stops_with_a_clear_error(demo_graph_dir, demo_graph, tiny_config, tmp_path, monkeypatch):
     epoch = {"now": 0}
     original_epoch = Trainer.train_epoch
