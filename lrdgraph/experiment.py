@@ -742,6 +742,7 @@ def format_table(spec: ExperimentSpec, stats: _Stats, protocol: str, variant: st
                 improv.append("–")
                 continue
             mean, std = means[(label, d, m)]
+            n = len(stats.get(d, label, variant, protocol, m))
             text = _fmt(mean, std)
             mark = ""
             if paired and (base, d, m) in means:
@@ -756,7 +757,8 @@ def format_table(spec: ExperimentSpec, stats: _Stats, protocol: str, variant: st
                 improv.append("–")
             if best.get((d, m)) == mean:
                 text = f"**{text}**"
-            cells.append(text + mark)
+            # a cell with fewer finished seeds than the spec says so (a grid still running)
+            cells.append(text + mark + (f" (n={n})" if n < len(spec.seeds) else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
         if paired:
             lines.append("| Improv. | " + " | ".join(improv) + " |")
@@ -769,7 +771,8 @@ def _table_markdown(spec: ExperimentSpec, stats: _Stats, protocol: str) -> str:
     seeds = ", ".join(str(s) for s in spec.seeds)
     lines = [f"# {spec.name}: test metrics, {protocol} protocol", "",
              f"Protocol `{protocol}`: {what}. Mean ± sample standard deviation over seeds "
-             f"({seeds}); **bold**: best mean of the column. Improv.: relative improvement of the "
+             f"({seeds}; a cell with fewer finished seeds shows their number n); **bold**: best "
+             f"mean of the column. Improv.: relative improvement of the "
              f"mean of each `*{LRD_SUFFIX}` row over its vanilla row, with the p-value of a "
              "two-sided paired t-test over seeds (scipy.stats.ttest_rel); ‡ p ≤ 0.01, † p ≤ 0.05 "
              "on the improved row. –: no finished cell.", ""]

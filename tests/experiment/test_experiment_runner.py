@@ -278,12 +278,17 @@ def test_selection_trains_a_slice_and_the_rest_resumes_later(demo_graph_dir, tmp
     rows = read_csv(out / "results.csv")
     assert {r["cell"] for r in rows if r["status"] == "done"} == {"demo__Caser__default__seed2"}
     first = (out / "runs" / "demo__Caser__default__seed2" / "results.json").stat().st_mtime_ns
+    table = (out / "table_sampled.md").read_text()
+    caser = next(line for line in table.splitlines() if line.startswith("| Caser |"))
+    assert caser.count("(n=1)") == 4  # every metric of the one finished seed (the spec has 2)
+    assert next(line for line in table.splitlines() if line.startswith("| GRU4Rec |")).count("–") == 4
 
     res = run_experiment(spec, out, log=quiet)
     assert sorted(o["name"] for o in res["outcomes"]) == [
         "demo__Caser__default__seed1", "demo__GRU4Rec__default__seed1",
         "demo__GRU4Rec__default__seed2"]
     assert count_training["train"] == 4
+    assert "(n=" not in (out / "table_sampled.md").read_text()
     assert (out / "runs" / "demo__Caser__default__seed2" / "results.json").stat().st_mtime_ns == first
 
 
