@@ -415,8 +415,9 @@ def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[
         cfg["data"]["graph"] = str(graph_dir.resolve())
     elif not Path(cfg["data"]["graph"]).is_dir():
         raise InputError(f"the run's graph directory {cfg['data']['graph']} is not there (a run "
-                         "moved from another machine?); pass the graph directory to resume: "
-                         f"lrdgraph train GRAPH_DIR --resume {run_dir}", path=cfg_path)
+                         "moved from another machine?); to record where the graph is now, pass "
+                         f"the graph directory to resume: lrdgraph train GRAPH_DIR --resume {run_dir}",
+                         path=cfg_path)
     graph = load_graph(cfg["data"]["graph"])
     return cfg, graph
 
