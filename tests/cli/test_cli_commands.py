@@ -174,9 +174,14 @@ def test_train_refuses_non_empty_out(demo_graph_dir, tmp_path):
 
 def test_train_resume_excludes_other_options(cli_run, demo_graph_dir, tmp_path):
     result = invoke("train", "--resume", cli_run, "--out", tmp_path / "r")
-    assert_usage_error(result, "--resume takes the run directory only")
-    result = invoke("train", demo_graph_dir, "--resume", cli_run)
-    assert_usage_error(result, "--resume takes the run directory only")
+    assert_usage_error(result, "--resume takes the run directory (its config is reused)")
+    # GRAPH_DIR with --resume: the graph has moved; it must be the run's graph
+    import shutil
+
+    other = shutil.copytree(demo_graph_dir, tmp_path / "other")
+    (other / "users.csv").write_text((other / "users.csv").read_text() + "extra\n")
+    result = invoke("train", other, "--resume", cli_run)
+    assert_one_line_error(result, "not the graph this run was trained on", "users.csv differs")
 
 
 def test_train_needs_out_and_graph(demo_graph_dir, tmp_path):
