@@ -94,13 +94,11 @@ def main(paths: list[str], curves: list[int] | None = None) -> None:
             continue
         res = json.loads(res_path.read_text())
         cfg = yaml.safe_load((p / "config.yaml").read_text())
+        curve = dev_curve(p, cfg)
         if "epochs_run" not in res:  # stopped early, test metrics from `lrdgraph evaluate`
-            lines = [json.loads(x) for x in (p / "metrics.jsonl").read_text().splitlines()]
-            metric = cfg["eval"]["metric"]
-            best = max(lines, key=lambda r: r["dev"][cfg["eval"]["dev_protocol"]][metric])
-            res["_epochs"], res["_best"] = len(lines), best["epoch"]
+            res["_epochs"], res["_best"] = len(curve), max(curve, key=curve.get)
         data = Path(cfg["data"]["graph"]).name
-        cfg["_curve"] = dev_curve(p, cfg) if curves else {}
+        cfg["_curve"] = curve
         groups[(data, label(cfg))].append((cfg, res))
     for proto in ("sampled", "full"):
         print(f"\n### Test, {proto} protocol\n")
