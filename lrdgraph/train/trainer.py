@@ -82,6 +82,11 @@ class Trainer:
         t = cfg["train"]
         if t["num_threads"]:
             torch.set_num_threads(int(t["num_threads"]))
+        # Weights whose only gradient is the L2 term (dead ReLU units of the slot feed-forward
+        # layers) shrink into subnormal floats, and every CPU multiply that touches one takes a
+        # slow microcode path: a trained Office KDA+LRD epoch ran 3.4x slower than a fresh one.
+        # Flushing them to zero costs nothing measurable. It is a process-wide setting.
+        torch.set_flush_denormal(bool(t.get("flush_denormal", True)))
         seed_everything(int(t["seed"]), bool(t["deterministic"]))
         ddp.init_from_env(t["device"])
         self.device = resolve_device(t["device"])
@@ -432,8 +437,8 @@ def _fill_missing(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, An
     return out
 
 
-RUNTIME_KEYS = ("train.num_threads", "train.compile", "train.device", "eval.batch_size",
-                "eval.full_pairs")
+RUNTIME_KEYS = ("train.num_threads", "train.compile", "train.device", "train.flush_denormal",
+                "eval.batch_size", "eval.full_pairs")
 
 
 def non_runtime_keys(overrides: List[str]) -> List[str]:

@@ -315,3 +315,19 @@ def test_dev_max_users_selects_on_a_fixed_subset(demo_graph_dir, tiny_config, tm
     again = evaluate(tr.model, tr.data, "dev", ["sampled"], cfg2["eval"]["ks"],
                      batch_size=cfg2["eval"]["batch_size"], row_subset=tr.dev_rows)["sampled"]
     assert again["NDCG@5"] == pytest.approx(lines[-1]["dev"]["sampled"]["NDCG@5"])
+
+
+def test_trainer_flushes_subnormal_floats_unless_told_not_to(demo_graph, tiny_config, tmp_path):
+    supported = torch.set_flush_denormal(False)  # False where the CPU cannot flush
+    if not supported:
+        pytest.skip("this CPU has no flush-to-zero mode")
+    tiny = torch.tensor([1e-20])
+    try:
+        assert (tiny * tiny).item() > 0  # 1e-40 is a subnormal float32
+        Trainer(demo_graph, tiny_config("rcf"), tmp_path / "a", progress=False, log=quiet)
+        assert (tiny * tiny).item() == 0.0
+        Trainer(demo_graph, tiny_config("rcf", "train.flush_denormal=false"), tmp_path / "b",
+                progress=False, log=quiet)
+        assert (tiny * tiny).item() > 0
+    finally:
+        torch.set_flush_denormal(False)
