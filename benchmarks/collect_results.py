@@ -32,7 +32,8 @@ def label(cfg: dict) -> str:
     if cfg["model"]["name"] in ("rcf", "kda") and cfg["model"].get("num_layers", 5) != 5:
         m += f" [{cfg['model']['num_layers']} attention passes]"
     if cfg["model"]["name"] in ("rcf", "kda") and cfg["lrd"]["enabled"]:
-        m += f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, {cfg['lrd']['objective']})"
+        grad = ", latent-only grad" if cfg["lrd"].get("relation_grad", "all") == "latent" else ""
+        m += f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, {cfg['lrd']['objective']}{grad})"
     return m
 
 

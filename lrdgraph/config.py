@@ -140,6 +140,7 @@ def validate_config(cfg: Dict[str, Any]) -> None:
           "must be paper, reference or mi")
     check(_num(lrd["beta"]) and lrd["beta"] >= 0, "lrd.beta", "must be a number >= 0")
     check(lrd["features"] in ("text", "id"), "lrd.features", "must be text or id")
+    check(lrd["relation_grad"] in ("all", "latent"), "lrd.relation_grad", "must be all or latent")
     check(_num(lrd["lambda"]) and lrd["lambda"] >= 0, "lrd.lambda", "must be a number >= 0")
     check(_num(lrd["alpha"]), "lrd.alpha", "must be a number")
     check(kge["gamma"] == "auto" or (_num(kge["gamma"]) and kge["gamma"] >= 0), "kge.gamma",

@@ -46,7 +46,8 @@ def build_model(cfg: Dict[str, Any], graph) -> nn.Module:
         dropout=m["dropout"], pooling=m["pooling"], relation_evidence=m["relation_evidence"],
         lrd=bool(lrd["enabled"]), lrd_objective=lrd["objective"], lrd_features=lrd["features"],
         lrd_alpha=float(lrd["alpha"]), lrd_skip_virtual=bool(lrd["skip_virtual"]),
-        lrd_beta=float(lrd["beta"]), precision=cfg["train"].get("precision", "fp32"))
+        lrd_beta=float(lrd["beta"]), lrd_relation_grad=lrd.get("relation_grad", "all"),
+        precision=cfg["train"].get("precision", "fp32"))
     if cls is KDA:
         kwargs["n_dft"] = m["n_dft"]
     model = cls(layout, ds.num_users, layout.value_entities(ds), graph.features, **kwargs)

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from lrdgraph.models import RelationExtractor, lrd_loss_paper, lrd_loss_reference
+from lrdgraph.models import RelationExtractor, build_model, lrd_loss_paper, lrd_loss_reference
+from model_cases import make_batch
 
 
 def sig(x: float) -> float:
@@ -177,3 +178,26 @@ def test_extractor_reset_parameters():
     ex.reset_parameters()
     for name, p in ex.named_parameters():
         assert p.abs().max() < 0.1, name
+
+
+@pytest.mark.parametrize("objective", ["paper", "reference", "mi"])
+def test_relation_grad_latent_leaves_virtual_and_predefined_to_rec_and_kge(
+        objective, tiny_config, demo_graph, demo_data):
+    grads = {}
+    for mode in ("all", "latent"):
+        torch.manual_seed(0)
+        model = build_model(tiny_config("kda", f"lrd.objective={objective}",
+                                        f"lrd.relation_grad={mode}"), demo_graph)
+        batch = make_batch(model, demo_data)
+        model.lrd_loss(batch).backward()
+        grads[mode] = model.relation_emb.weight.grad.abs().sum(1)
+        if mode == "latent":  # the rows it detaches still get the rec loss's gradient
+            model.zero_grad()
+            model.rec_loss(batch).backward()
+            assert (model.relation_emb.weight.grad.abs().sum(1) > 0).all()
+    lat = model.layout.latent_slice
+    other = torch.ones_like(grads["all"], dtype=torch.bool)
+    other[lat] = False
+    assert (grads["all"][other] > 0).all()          # the paper's LRD moves every relation
+    assert (grads["latent"][other] == 0).all()      # ours: not virtual nor predefined
+    assert torch.allclose(grads["latent"][lat], grads["all"][lat])  # latent rows: unchanged
