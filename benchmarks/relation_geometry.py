@@ -1,0 +1,58 @@
+"""Norms and pairwise cosine similarities of a trained run's relation embeddings.
+
+    .venv/bin/python benchmarks/relation_geometry.py RUN [RUN ...] [--checkpoint best]
+
+For each run: one markdown table, one row per relation slot (``any`` = the virtual relation,
+the predefined relations, the latent ones) with its norm and its cosine similarity to every
+other slot, then a summary line (smallest and largest cosine among the predefined relations,
+and between the virtual relation and the predefined ones). Reads only the checkpoint and the
+run's config; ``lrdgraph relations`` gives the full analysis with extractor scores.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lrdgraph.models.layout import EntityLayout  # noqa: E402
+from lrdgraph.train.trainer import load_checkpoint, load_run  # noqa: E402
+
+
+def geometry(run: Path, checkpoint: str, graph: str | None) -> str:
+    cfg, g = load_run(run, graph)
+    k = cfg["lrd"]["num_latent"] if cfg["lrd"]["enabled"] else 0
+    layout = EntityLayout.from_dataset(g.dataset, k)
+    ck = load_checkpoint(run / "checkpoints" / f"{checkpoint}.pt")
+    w = ck["model"]["relation_emb.weight"].float()
+    names = layout.relation_names
+    n = torch.nn.functional.normalize(w, dim=1)
+    cos = n @ n.t()
+    lines = [f"{run} ({checkpoint}.pt, epoch {ck['epoch']})", "",
+             "| slot | norm | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for i, name in enumerate(names):
+        lines.append(f"| {name} | {w[i].norm():.2f} | " + " | ".join(f"{c:.2f}" for c in cos[i].tolist()) + " |")
+    pre = list(range(layout.predefined_slice.start, layout.predefined_slice.stop))
+    if len(pre) > 1:
+        pp = torch.tensor([cos[a, b] for a in pre for b in pre if a < b])
+        vp = cos[0, pre]
+        lines += ["", f"predefined pairs: cosine {pp.min():.2f} to {pp.max():.2f}; "
+                  f"virtual vs predefined: {vp.min():.2f} to {vp.max():.2f}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--graph", default=None, help="the runs' graph directory, if it has moved")
+    a = p.parse_args()
+    print("\n".join(geometry(r, a.checkpoint, a.graph) for r in a.runs))
+
+
+if __name__ == "__main__":
+    main()
