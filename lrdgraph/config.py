@@ -11,7 +11,7 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["load_defaults", "resolve_config", "apply_override", "set_dotted", "merge", "validate_config",
+__all__ = ["load_defaults", "fill_missing", "with_current_defaults", "resolve_config", "apply_override", "set_dotted", "merge", "validate_config",
            "MODEL_NAMES", "BASELINES"]
 
 #: sequence baselines: no KGE or LRD task (lrdgraph.models.SequentialRecommender)
@@ -31,6 +31,24 @@ def _read_yaml(text: str, source: str) -> Dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("a config file must hold a mapping", path=source)
     return data
+
+
+def fill_missing(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """``cfg`` with every key it lacks taken from ``defaults`` (recursively); a copy."""
+    out = dict(cfg)
+    for k, v in defaults.items():
+        if k not in out:
+            out[k] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = fill_missing(out[k], v)
+    return out
+
+
+def with_current_defaults(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """A stored run config with the settings added to lrdgraph after it was written set to
+    their defaults (a new setting's default reproduces what lrdgraph did before it existed)."""
+    model = cfg.get("model", {}).get("name") if isinstance(cfg.get("model"), dict) else None
+    return fill_missing(cfg, load_defaults(model))
 
 
 def load_defaults(model: Optional[str] = None) -> Dict[str, Any]:

@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import yaml
 
+from .config import with_current_defaults
 from .errors import ConfigError, LrdError, OutputError
 
 __all__ = ["ExperimentSpec", "Cell", "ExperimentFailed", "load_spec", "plan_cells",
@@ -407,6 +408,9 @@ def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
             states[c.name] = "new"
             continue
         stored = _read_yaml(cfg_path)
+        if isinstance(stored, dict):
+            # a setting added to lrdgraph after the run was made: the run used its default
+            stored = with_current_defaults(stored)
         diff = _first_difference(stored, c.config)
         if diff is not None:
             conflicts.append(f"{c.name}: {diff}")

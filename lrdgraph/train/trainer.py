@@ -409,9 +409,9 @@ def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[
         raise InputError("damaged run configuration (expected the sections "
                          + ", ".join(sections) + " and data.graph)", path=cfg_path)
     # settings added to lrdgraph after this run was made take their defaults
-    from ..config import load_defaults
+    from ..config import with_current_defaults
 
-    cfg = _fill_missing(cfg, load_defaults(cfg["model"].get("name")))
+    cfg = with_current_defaults(cfg)
     if graph_dir is not None:
         graph_dir = Path(graph_dir)
         differs = same_graph_ids(run_dir, graph_dir)
@@ -426,16 +426,6 @@ def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[
                          path=cfg_path)
     graph = load_graph(cfg["data"]["graph"])
     return cfg, graph
-
-
-def _fill_missing(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
-    out = dict(cfg)
-    for k, v in defaults.items():
-        if k not in out:
-            out[k] = v
-        elif isinstance(v, dict) and isinstance(out[k], dict):
-            out[k] = _fill_missing(out[k], v)
-    return out
 
 
 RUNTIME_KEYS = ("train.num_threads", "train.compile", "train.device", "train.flush_denormal",

@@ -207,6 +207,26 @@ def test_changed_config_is_refused(finished, demo_graph_dir):
         cell_states(plan_cells(load_spec(changed)), out)
 
 
+def test_runs_older_than_a_new_setting_still_count(finished, demo_graph_dir, tmp_path):
+    """A run directory written before a setting existed (its config.yaml lacks the key) used
+    what is now that setting's default: it stays done, unless the spec asks for another value."""
+    import shutil
+
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells
+
+    out = tmp_path / "out"
+    shutil.copytree(finished[0], out)
+    for path in (out / "runs").glob("*/config.yaml"):
+        cfg = yaml.safe_load(path.read_text())
+        del cfg["lrd"]["relation_grad"], cfg["train"]["flush_denormal"]
+        path.write_text(yaml.safe_dump(cfg))
+    cells = plan_cells(load_spec(tiny_spec(demo_graph_dir)))
+    assert set(cell_states(cells, out).values()) == {"done"}
+    other = tiny_spec(demo_graph_dir, set=[*TINY, "lrd.relation_grad=latent"])
+    with pytest.raises(ConfigError, match=r"lrd.relation_grad \(run has 'all', spec gives 'latent'\)"):
+        cell_states(plan_cells(load_spec(other)), out)
+
+
 def test_refuses_a_directory_that_is_not_an_experiment(demo_graph_dir, tmp_path):
     from lrdgraph.experiment import run_experiment
 
