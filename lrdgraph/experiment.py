@@ -382,6 +382,19 @@ def _normalise(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return json.loads(json.dumps(cfg))
 
 
+def _without_runtime(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The config less its runtime settings (thread count, device, ...), which a resumed cell
+    may change without changing its result."""
+    from .train.trainer import RUNTIME_KEYS
+
+    out = copy.deepcopy(cfg)
+    for key in RUNTIME_KEYS:
+        section, name = key.split(".")
+        if isinstance(out.get(section), dict):
+            out[section].pop(name, None)
+    return out
+
+
 def _first_difference(a: Any, b: Any, prefix: str = "") -> Optional[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
@@ -411,7 +424,7 @@ def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
         if isinstance(stored, dict):
             # a setting added to lrdgraph after the run was made: the run used its default
             stored = with_current_defaults(stored)
-        diff = _first_difference(stored, c.config)
+        diff = _first_difference(_without_runtime(stored), _without_runtime(c.config))
         if diff is not None:
             conflicts.append(f"{c.name}: {diff}")
         states[c.name] = "done" if (rd / "results.json").exists() else "partial"

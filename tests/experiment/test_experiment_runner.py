@@ -222,6 +222,9 @@ def test_runs_older_than_a_new_setting_still_count(finished, demo_graph_dir, tmp
         path.write_text(yaml.safe_dump(cfg))
     cells = plan_cells(load_spec(tiny_spec(demo_graph_dir)))
     assert set(cell_states(cells, out).values()) == {"done"}
+    # runtime settings may differ from the run's
+    threads = tiny_spec(demo_graph_dir, set=[*TINY, "train.num_threads=2"])
+    assert set(cell_states(plan_cells(load_spec(threads)), out).values()) == {"done"}
     other = tiny_spec(demo_graph_dir, set=[*TINY, "lrd.relation_grad=latent"])
     with pytest.raises(ConfigError, match=r"lrd.relation_grad \(run has 'all', spec gives 'latent'\)"):
         cell_states(plan_cells(load_spec(other)), out)
