@@ -11,8 +11,8 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["load_defaults", "fill_missing", "with_current_defaults", "resolve_config", "apply_override", "set_dotted", "merge", "validate_config",
-           "MODEL_NAMES", "BASELINES"]
+__all__ = ["load_defaults", "fill_missing", "with_current_defaults", "resolve_config",
+           "apply_override", "set_dotted", "merge", "validate_config", "MODEL_NAMES", "BASELINES"]
 
 #: sequence baselines: no KGE or LRD task (lrdgraph.models.SequentialRecommender)
 BASELINES = ("caser", "gru4rec", "sasrec", "tisasrec")
