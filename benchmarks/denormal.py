@@ -6,7 +6,10 @@ Loads a run directory's checkpoint (weights *and* optimiser state) and times, in
 of the same config is timed the same way as the reference. Prints a markdown table and the
 number of subnormal values found in the checkpoint.
 
-    .venv/bin/python benchmarks/denormal.py runs/office-kda-lrd --threads 1
+    .venv/bin/python benchmarks/denormal.py runs/office-kda-lrd
+
+One thread only: the flush mode is per thread, and torch's intra-op worker threads copy it once,
+when they start, so a process cannot switch it off and on for its workers.
 
 Each training measurement restarts from the checkpoint, so every repeat trains the same
 weights. Nothing is written to the run directory. Subnormals also arise in intermediate results
@@ -58,10 +61,9 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--users", type=int, default=512)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
-
-    torch.set_num_threads(a.threads)
+    a.threads = 1
+    torch.set_num_threads(1)
     cfg, graph = load_run(a.run, a.graph)
     cfg = copy.deepcopy(cfg)
     cfg["train"]["num_threads"] = a.threads

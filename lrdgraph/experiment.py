@@ -463,6 +463,7 @@ def _init_worker(threads: Optional[int], parent: Optional[int] = None) -> None:
             os.environ[var] = str(threads)
         import torch
 
+        torch.set_flush_denormal(True)  # before the thread pool starts: workers copy the mode
         torch.set_num_threads(threads)
 
 

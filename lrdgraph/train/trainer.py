@@ -43,6 +43,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_cpu(train_cfg: Dict[str, Any]) -> None:
+    """``train.flush_denormal``, then ``train.num_threads``, in that order.
+
+    Trained weights (dead ReLU units decayed by L2) and intermediate results computed from them
+    (products, softmax tails) fall into subnormal floats, and every CPU multiply that touches one
+    takes a slow microcode path (``benchmarks/denormal.py``). Flushing turns values below
+    1.2e-38 into 0. The mode is per thread and torch's intra-op worker threads copy it when they
+    start, so it must be set before the thread pool exists: call this before any parallel work
+    (``train``, ``resume`` and ``evaluate_run`` do). Set later, it reaches the calling thread
+    only.
+    """
+    torch.set_flush_denormal(bool(train_cfg.get("flush_denormal", True)))
+    if train_cfg.get("num_threads"):
+        torch.set_num_threads(int(train_cfg["num_threads"]))
+
+
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -80,14 +96,7 @@ class Trainer:
         self.progress = progress
         self.log = log
         t = cfg["train"]
-        if t["num_threads"]:
-            torch.set_num_threads(int(t["num_threads"]))
-        # Trained weights (dead ReLU units decayed by L2) and intermediate results computed from
-        # them (products, softmax tails) fall into subnormal floats, and every CPU multiply that
-        # touches one takes a slow microcode path: trained Office KDA+LRD batches ran 4.6x
-        # slower than with flushing (benchmarks/denormal.py). Values below 1.2e-38 become 0.
-        # It is a process-wide setting.
-        torch.set_flush_denormal(bool(t.get("flush_denormal", True)))
+        configure_cpu(t)
         seed_everything(int(t["seed"]), bool(t["deterministic"]))
         ddp.init_from_env(t["device"])
         self.device = resolve_device(t["device"])
@@ -363,6 +372,7 @@ def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwr
     out = Path(out)
     cfg = dict(cfg)
     cfg["data"] = {"graph": str(graph_dir)}
+    configure_cpu(cfg["train"])  # before any parallel work (see its docstring)
     graph = load_graph(graph_dir)
     ddp.init_from_env(cfg["train"]["device"])
     with DirLock(out) if ddp.is_main() else contextlib.nullcontext():
@@ -412,6 +422,7 @@ def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[
     from ..config import with_current_defaults
 
     cfg = with_current_defaults(cfg)
+    configure_cpu(cfg["train"])  # before any parallel work (see its docstring)
     if graph_dir is not None:
         graph_dir = Path(graph_dir)
         differs = same_graph_ids(run_dir, graph_dir)

@@ -331,3 +331,35 @@ def test_trainer_flushes_subnormal_floats_unless_told_not_to(demo_graph, tiny_co
         assert (tiny * tiny).item() > 0
     finally:
         torch.set_flush_denormal(False)
+
+
+_POOL_PROBE = """
+import sys, torch
+from lrdgraph.train.trainer import configure_cpu
+if sys.argv[1] == "late":  # the thread pool starts before flushing is asked for
+    torch.set_num_threads(2)
+    torch.ones(1 << 22).sum()
+configure_cpu({"flush_denormal": True, "num_threads": 2})
+tiny = torch.full((1 << 22,), 1e-20)
+print(int(((tiny * tiny) != 0).sum()))  # 1e-40 is subnormal: 0 everywhere if every thread flushes
+"""
+
+
+@pytest.mark.parametrize("order", ["first", "late"])
+def test_configure_cpu_flushes_in_every_worker_thread(order):
+    """Flushing is per thread and worker threads copy it when they start: configure_cpu, called
+    before the pool exists, reaches the workers; called after, it cannot (which is why train,
+    resume and evaluate_run call it before loading anything)."""
+    import subprocess
+    import sys
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", _POOL_PROBE, order], capture_output=True,
+                         text=True, env=env, timeout=120, check=True).stdout
+    nonzero = int(out.split()[-1])
+    if order == "first":
+        assert nonzero == 0
+    else:
+        assert nonzero > 0  # the worker thread kept its mode: the order matters
