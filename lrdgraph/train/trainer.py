@@ -51,8 +51,8 @@ def configure_cpu(train_cfg: Dict[str, Any]) -> None:
     takes a slow microcode path (``benchmarks/denormal.py``). Flushing turns values below
     1.2e-38 into 0. The mode is per thread and torch's intra-op worker threads copy it when they
     start, so it must be set before the thread pool exists: call this before any parallel work
-    (``train``, ``resume`` and ``evaluate_run`` do). Set later, it reaches the calling thread
-    only.
+    (:func:`train` and :func:`load_run`, hence ``resume`` and ``evaluate_run``, do, before they
+    load the graph). Set later, it reaches the calling thread only.
     """
     torch.set_flush_denormal(bool(train_cfg.get("flush_denormal", True)))
     if train_cfg.get("num_threads"):
