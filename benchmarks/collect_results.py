@@ -4,6 +4,10 @@ Usage:
     python benchmarks/collect_results.py RUN_DIR [RUN_DIR ...] > docs/results-table.md
     python benchmarks/collect_results.py --curves 5,10,20 RUN_DIR [RUN_DIR ...]
 
+Below the tables, each LRD group is set against the vanilla group of the same model and data
+set: the relative change of the mean and a two-sided paired t-test over the seeds both have
+(``lrdgraph.experiment.paired_t_test``).
+
 ``--curves`` adds the dev model-selection metric at those epochs (mean ± std over seeds per
 group, from ``metrics.jsonl``); with exactly two groups of the same seeds it adds the paired
 t-test p-value per epoch (scipy), so runs stopped at different epochs are compared at equal
@@ -23,6 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
+
+from lrdgraph.experiment import paired_t_test
 
 METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
 
@@ -86,6 +92,42 @@ def print_curves(groups: dict, epochs: list[int]) -> None:
         print(f"| paired t-test, second vs first | {len(seeds)} | " + " | ".join(cells) + " |")
 
 
+def vanilla_label(name: str) -> str | None:
+    """'KDA' for 'KDA+LRD (K=5, ...)'; None for a model without LRD."""
+    return name.split("+LRD", 1)[0] if "+LRD" in name else None
+
+
+def print_lrd_vs_vanilla(groups: dict) -> None:
+    """Each LRD group against its vanilla group: relative change of the mean, paired p-value."""
+    lines = []
+    for proto in ("sampled", "full"):
+        for (data, name), runs in sorted(groups.items()):
+            base = vanilla_label(name)
+            if base is None or (data, base) not in groups:
+                continue
+            by_seed = {}
+            for key in ((data, name), (data, base)):
+                by_seed[key] = {c["train"]["seed"]: r["protocols"][proto]
+                                for c, r in groups[key] if proto in r["protocols"]}
+            a, b = by_seed[(data, name)], by_seed[(data, base)]
+            if not a or not b:
+                continue
+            cells = []
+            for m in METRICS:
+                va, vb = {s: v[m] for s, v in a.items()}, {s: v[m] for s, v in b.items()}
+                ma, mb = statistics.mean(va.values()), statistics.mean(vb.values())
+                p, n = paired_t_test(va, vb)
+                cells.append(f"{(ma - mb) / mb * 100:+.1f} %" + ("" if n < 2 else f" (p={p:.3f})"))
+            seeds = len(set(a) & set(b))
+            lines.append(f"| {proto} | {data} | {name} vs {base} | {seeds} | " + " | ".join(cells) + " |")
+    if lines:
+        print("\n### LRD against the vanilla model (relative change of the mean; paired t-test over "
+              "the seeds both have, p shown from 2 pairs on)\n")
+        print("| protocol | data | comparison | paired seeds | " + " | ".join(METRICS) + " |")
+        print("|---|---|---|---|" + "---|" * len(METRICS))
+        print("\n".join(lines))
+
+
 def main(paths: list[str], curves: list[int] | None = None) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
@@ -117,8 +159,7 @@ def main(paths: list[str], curves: list[int] | None = None) -> None:
             ep = ", ".join(_epochs(r) for r in have)
             seeds = ", ".join(str(c["train"]["seed"]) for c, r in runs if proto in r["protocols"])
             print(f"| {data} | {name} | {seeds} | {ep} | " + " | ".join(cells) + " |")
-
-
+    print_lrd_vs_vanilla(groups)
     if curves and groups:
         print_curves(groups, curves)
 

@@ -671,7 +671,7 @@ def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return mean, std
 
 
-def _paired_p(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]:
+def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]:
     """Two-sided paired t-test over the seeds both have (scipy.stats.ttest_rel)."""
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
@@ -728,7 +728,7 @@ def _significance_rows(spec: ExperimentSpec, stats: _Stats) -> List[Dict[str, An
                         if not a or not b:
                             continue
                         ma, mb = _mean_std(list(a.values()))[0], _mean_std(list(b.values()))[0]
-                        pval, n = _paired_p(a, b)
+                        pval, n = paired_t_test(a, b)
                         rows.append({"dataset": d, "variant": v, "protocol": p, "metric": metric,
                                      "model": label, "baseline": base, "mean": ma, "baseline_mean": mb,
                                      "improvement": (ma - mb) / mb if mb else float("nan"),
@@ -765,7 +765,7 @@ def format_table(spec: ExperimentSpec, stats: _Stats, protocol: str, variant: st
             mark = ""
             if paired and (base, d, m) in means:
                 bmean = means[(base, d, m)][0]
-                pval, _ = _paired_p(stats.get(d, label, variant, protocol, m),
+                pval, _ = paired_t_test(stats.get(d, label, variant, protocol, m),
                                     stats.get(d, base, variant, protocol, m))
                 if not math.isnan(pval) and mean > bmean:
                     mark = "‡" if pval <= 0.01 else "†" if pval <= 0.05 else ""

@@ -52,7 +52,7 @@ def test_tables_and_curves(collect, tmp_path, capsys):
                  finished=False),
         make_run(tmp_path / "b1", lrd=True, seed=1, dev=[0.2, 0.5], test_ndcg5=0.3,
                  finished=False),
-        make_run(tmp_path / "b2", lrd=True, seed=2, dev=[0.4, 0.2], test_ndcg5=0.5,
+        make_run(tmp_path / "b2", lrd=True, seed=2, dev=[0.4, 0.2], test_ndcg5=0.6,
                  finished=False),
         tmp_path / "missing",
     ]
@@ -65,7 +65,17 @@ def test_tables_and_curves(collect, tmp_path, capsys):
     # NDCG@5 mean of 0.2 and 0.4 = 0.3000, sample std = 0.1414
     assert "0.3000 ± 0.1414" in kda
     lrd = next(line for line in out.splitlines() if line.startswith("| office | KDA+LRD"))
-    assert "0.4000 ± 0.1414" in lrd
+    # NDCG@5 of 0.3 and 0.6: mean 0.4500, sample std 0.2121
+    assert "0.4500 ± 0.2121" in lrd
+    versus = next(line for line in out.splitlines() if line.startswith("| sampled | office | KDA+LRD"))
+    assert "vs KDA | 2 |" in versus
+    # NDCG@5: (0.45 - 0.30) / 0.30 = +50.0 %; paired differences (0.1, 0.2): t = 3, p = 0.2048
+    cells = [c.strip() for c in versus.split("|")[5:-1]]
+    assert cells[2] == "+50.0 % (p=0.205)"
+    # HR@5 is 2 x NDCG@5 in every run: the same relative change and the same test
+    assert cells[0] == "+50.0 % (p=0.205)"
+    # no full-protocol results, so no full-protocol comparison
+    assert "| full | office |" not in out
     curve_kda = next(line for line in out.splitlines() if line.startswith("| office KDA |"))
     # epoch 1: mean(0.1, 0.2) = 0.150, std 0.071; epoch 3: mean(0.2, 0.4) = 0.300
     assert "0.150 ± 0.071" in curve_kda and "0.300 ± 0.141" in curve_kda
