@@ -15,6 +15,8 @@ from typing import Dict
 import pytest
 import torch
 
+from scoring_contract import ScoringContract
+
 #: settings on top of the shared TINY_SETTINGS: one epoch, one thread (the test machine is
 #: small and shared; more threads only add contention)
 BASELINE_SETTINGS = ["train.epochs=1", "train.num_threads=1"]
@@ -54,7 +56,7 @@ def row(batch: Dict[str, torch.Tensor], i: int, width: int | None = None) -> Dic
     return out
 
 
-class BaselineCase:
+class BaselineCase(ScoringContract):
     """Common contract of every sequence baseline."""
 
     model_name: str = ""
@@ -116,35 +118,6 @@ class BaselineCase:
         assert model.item_emb.weight.grad.abs().sum() > 0
         # the padding item gets no gradient: it stays the zero vector
         assert model.item_emb.weight.grad[model.num_items].abs().sum() == 0
-
-    def test_one_candidate_and_many(self, model, batch):
-        one = model(batch, batch["item"].unsqueeze(1))
-        many = model(batch, batch["candidates"])
-        torch.testing.assert_close(one[:, 0], many[:, 0], atol=1e-5, rtol=1e-5)
-
-    def test_full_scores_equal_candidate_scores(self, model, demo_data):
-        """Scoring all items (chunked, as in full ranking) gives the candidate scores."""
-        from lrdgraph.train.evaluate import full_rank_tensor
-        from lrdgraph.train.metrics import full_ranks
-
-        rows = demo_data.test
-        N = demo_data.num_items
-        idx = torch.arange(5)
-        b = rows.batch(idx, torch.device("cpu"))
-        with torch.no_grad():
-            full = model(b, torch.arange(N).expand(len(idx), -1))
-            cand = torch.cat([b["item"].unsqueeze(1), rows.neg_items[idx]], 1)
-            sampled = model(b, cand)
-            halves = torch.cat([model(b, torch.arange(0, N // 2).expand(len(idx), -1)),
-                                model(b, torch.arange(N // 2, N).expand(len(idx), -1))], 1)
-        torch.testing.assert_close(full.gather(1, cand), sampled, atol=1e-5, rtol=0)
-        torch.testing.assert_close(halves, full, atol=1e-5, rtol=0)
-        sub = type(rows)(user=rows.user[idx], item=rows.item[idx], time=rows.time[idx],
-                         history=rows.history[idx], history_time=rows.history_time[idx],
-                         neg_items=rows.neg_items[idx], pad=rows.pad)
-        chunked = full_rank_tensor(model, demo_data, sub, "test", max_pairs=97)
-        known = demo_data.known_mask(b["user"], "test", torch.arange(N).expand(len(idx), -1))
-        assert chunked.tolist() == full_ranks(full, b["item"], exclude=known).tolist()
 
     # ------------------------------------------------------------------ end-padded histories
     def test_last_valid_position_not_last_column(self, model, demo_data):

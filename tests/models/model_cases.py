@@ -14,6 +14,8 @@ from typing import Dict, List
 import pytest
 import torch
 
+from scoring_contract import ScoringContract
+
 SWITCHES: List[Dict[str, str]] = [
     {"lrd.enabled": "true", "lrd.objective": "paper", "lrd.features": "text",
      "model.relation_evidence": "none", "model.pooling": "average"},
@@ -51,7 +53,7 @@ def make_batch(model, data, rows: str = "train", n: int = 6, num_neg: int = 2,
     return b
 
 
-class RecommenderCase:
+class RecommenderCase(ScoringContract):
     """Common contract of every relation-aware recommender."""
 
     model_name: str = ""
@@ -127,36 +129,6 @@ class RecommenderCase:
         assert model.entity_emb.weight.grad.abs().sum() > 0
         if model.use_lrd:
             assert model.extractor.classifier.weight.grad.abs().sum() > 0
-
-    def test_one_candidate_and_many(self, model, batch):
-        one = model(batch, batch["item"].unsqueeze(1))
-        many = model(batch, batch["candidates"])
-        torch.testing.assert_close(one[:, 0], many[:, 0], atol=1e-5, rtol=1e-5)
-
-    def test_full_scores_equal_candidate_scores(self, model, demo_data):
-        """Scoring all items (chunked, as in full ranking) gives the candidate scores."""
-        from lrdgraph.train.evaluate import full_rank_tensor
-        from lrdgraph.train.metrics import full_ranks
-
-        rows = demo_data.test
-        N = demo_data.num_items
-        idx = torch.arange(5)
-        b = rows.batch(idx, torch.device("cpu"))
-        with torch.no_grad():
-            full = model(b, torch.arange(N).expand(len(idx), -1))
-            cand = torch.cat([b["item"].unsqueeze(1), rows.neg_items[idx]], 1)
-            sampled = model(b, cand)
-            halves = torch.cat([model(b, torch.arange(0, N // 2).expand(len(idx), -1)),
-                                model(b, torch.arange(N // 2, N).expand(len(idx), -1))], 1)
-        torch.testing.assert_close(full.gather(1, cand), sampled, atol=1e-5, rtol=0)
-        torch.testing.assert_close(halves, full, atol=1e-5, rtol=0)
-        # the evaluator's chunked path (tiny chunks) ranks exactly like the one-shot scores
-        sub = type(rows)(user=rows.user[idx], item=rows.item[idx], time=rows.time[idx],
-                         history=rows.history[idx], history_time=rows.history_time[idx],
-                         neg_items=rows.neg_items[idx], pad=rows.pad)
-        chunked = full_rank_tensor(model, demo_data, sub, "test", max_pairs=97)
-        known = demo_data.known_mask(b["user"], "test", torch.arange(N).expand(len(idx), -1))
-        assert chunked.tolist() == full_ranks(full, b["item"], exclude=known).tolist()
 
     def test_seed_determinism(self, cfg, demo_graph, demo_data):
         a = self.build(cfg, demo_graph, seed=3).eval()
