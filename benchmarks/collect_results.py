@@ -5,7 +5,7 @@ Usage:
     python benchmarks/collect_results.py --curves 5,10,20 RUN_DIR [RUN_DIR ...]
 
 Below the tables, each LRD group is set against the vanilla group of the same model and data
-set: the relative change of the mean and a two-sided paired t-test over the seeds both have
+set, over the seeds both have: the relative change of the mean and a two-sided paired t-test
 (``lrdgraph.experiment.paired_t_test``).
 
 ``--curves`` adds the dev model-selection metric at those epochs (mean ± std over seeds per
@@ -110,19 +110,20 @@ def print_lrd_vs_vanilla(groups: dict) -> None:
                 by_seed[key] = {c["train"]["seed"]: r["protocols"][proto]
                                 for c, r in groups[key] if proto in r["protocols"]}
             a, b = by_seed[(data, name)], by_seed[(data, base)]
-            if not a or not b:
+            seeds = sorted(set(a) & set(b))
+            if not seeds:  # nothing paired: the tables above already show both
                 continue
             cells = []
             for m in METRICS:
-                va, vb = {s: v[m] for s, v in a.items()}, {s: v[m] for s, v in b.items()}
+                va, vb = {s: a[s][m] for s in seeds}, {s: b[s][m] for s in seeds}
                 ma, mb = statistics.mean(va.values()), statistics.mean(vb.values())
                 p, n = paired_t_test(va, vb)
                 cells.append(f"{(ma - mb) / mb * 100:+.1f} %" + ("" if n < 2 else f" (p={p:.3f})"))
-            seeds = len(set(a) & set(b))
-            lines.append(f"| {proto} | {data} | {name} vs {base} | {seeds} | " + " | ".join(cells) + " |")
+            lines.append(f"| {proto} | {data} | {name} vs {base} | {', '.join(map(str, seeds))} | "
+                         + " | ".join(cells) + " |")
     if lines:
-        print("\n### LRD against the vanilla model (relative change of the mean; paired t-test over "
-              "the seeds both have, p shown from 2 pairs on)\n")
+        print("\n### LRD against the vanilla model (over the seeds both have: relative change of "
+              "the mean, two-sided paired t-test from 2 pairs on)\n")
         print("| protocol | data | comparison | paired seeds | " + " | ".join(METRICS) + " |")
         print("|---|---|---|---|" + "---|" * len(METRICS))
         print("\n".join(lines))

@@ -54,21 +54,24 @@ def test_tables_and_curves(collect, tmp_path, capsys):
                  finished=False),
         make_run(tmp_path / "b2", lrd=True, seed=2, dev=[0.4, 0.2], test_ndcg5=0.6,
                  finished=False),
+        # a third vanilla seed without an LRD partner: left out of the comparison
+        make_run(tmp_path / "a3", lrd=False, seed=3, dev=[0.1], test_ndcg5=0.9, finished=True),
         tmp_path / "missing",
     ]
     collect.main([str(p) for p in runs], curves=[1, 3])
     out = capsys.readouterr().out
     assert "skipped" in out and "missing" in out
     kda = next(line for line in out.splitlines() if line.startswith("| office | KDA |"))
-    # finished run: 3 epochs, best 2; stopped run: 3 epochs, best dev at epoch 3
-    assert "3 (2), 3 (3), stopped" in kda
-    # NDCG@5 mean of 0.2 and 0.4 = 0.3000, sample std = 0.1414
-    assert "0.3000 ± 0.1414" in kda
+    # finished run: 3 epochs, best 2; stopped run: 3 epochs, best dev at epoch 3; seed 3: 1 (1)
+    assert "3 (2), 3 (3), stopped, 1 (1)" in kda
+    # NDCG@5 of 0.2, 0.4 and 0.9: mean 0.5000, sample std sqrt(0.26 / 2) = 0.3606
+    assert "0.5000 ± 0.3606" in kda
     lrd = next(line for line in out.splitlines() if line.startswith("| office | KDA+LRD"))
     # NDCG@5 of 0.3 and 0.6: mean 0.4500, sample std 0.2121
     assert "0.4500 ± 0.2121" in lrd
     versus = next(line for line in out.splitlines() if line.startswith("| sampled | office | KDA+LRD"))
-    assert "vs KDA | 2 |" in versus
+    assert "vs KDA | 1, 2 |" in versus
+    # over the paired seeds 1 and 2 only (seed 3's 0.9 left out, else -10 %):
     # NDCG@5: (0.45 - 0.30) / 0.30 = +50.0 %; paired differences (0.1, 0.2): t = 3, p = 0.2048
     cells = [c.strip() for c in versus.split("|")[5:-1]]
     assert cells[2] == "+50.0 % (p=0.205)"
@@ -77,8 +80,8 @@ def test_tables_and_curves(collect, tmp_path, capsys):
     # no full-protocol results, so no full-protocol comparison
     assert "| full | office |" not in out
     curve_kda = next(line for line in out.splitlines() if line.startswith("| office KDA |"))
-    # epoch 1: mean(0.1, 0.2) = 0.150, std 0.071; epoch 3: mean(0.2, 0.4) = 0.300
-    assert "0.150 ± 0.071" in curve_kda and "0.300 ± 0.141" in curve_kda
+    # epoch 1: mean(0.1, 0.2, 0.1) = 0.133, std 0.058; epoch 3 (two runs): mean(0.2, 0.4) = 0.300
+    assert "0.133 ± 0.058" in curve_kda and "0.300 ± 0.141 (n=2)" in curve_kda
     curve_lrd = next(line for line in out.splitlines() if line.startswith("| office KDA+LRD"))
     # the LRD runs have no epoch 3: that cell stays empty
     assert curve_lrd.rstrip().endswith("|  |")
