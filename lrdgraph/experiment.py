@@ -766,7 +766,7 @@ def format_table(spec: ExperimentSpec, stats: _Stats, protocol: str, variant: st
             if paired and (base, d, m) in means:
                 bmean = means[(base, d, m)][0]
                 pval, _ = paired_t_test(stats.get(d, label, variant, protocol, m),
-                                    stats.get(d, base, variant, protocol, m))
+                                        stats.get(d, base, variant, protocol, m))
                 if not math.isnan(pval) and mean > bmean:
                     mark = "‡" if pval <= 0.01 else "†" if pval <= 0.05 else ""
                 rel = f"{(mean - bmean) / bmean * 100:+.2f}%" if bmean else "n/a"
