@@ -461,10 +461,11 @@ def _init_worker(threads: Optional[int], parent: Optional[int] = None) -> None:
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(threads)
-        import torch
+        from .train.trainer import configure_cpu
 
-        torch.set_flush_denormal(True)  # before the thread pool starts: workers copy the mode
-        torch.set_num_threads(threads)
+        # before the thread pool starts (workers copy the flush mode); the cell's own
+        # train.flush_denormal is applied again when its training starts
+        configure_cpu({"flush_denormal": True, "num_threads": threads})
 
 
 def _run_cell(job: Dict[str, Any]) -> Dict[str, Any]:
