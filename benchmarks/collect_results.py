@@ -14,7 +14,8 @@ t-test p-value per epoch (scipy), so runs stopped at different epochs are compar
 epochs rather than at their different stopping points.
 
 Each run directory is one trained model (``lrdgraph train``). Runs are grouped by (data set,
-model, LRD on/off, objective); with several seeds the table gives mean ± std over seeds. Every
+model, LRD on/off, objective); the data set is the name in the graph's ``manifest.json`` where
+the graph folder is at hand, else the folder's name; with several seeds the table gives mean ± std over seeds. Every
 row says how many seeds, how many epochs ran and where the best dev epoch was, so partial
 results are never mistaken for finished ones.
 """
@@ -129,6 +130,16 @@ def print_lrd_vs_vanilla(groups: dict) -> None:
         print("\n".join(lines))
 
 
+def data_name(graph: str) -> str:
+    """The data set a run was trained on: the graph's manifest name where the graph is at hand
+    (the same graph built into two folders, or moved to another machine, is one data set),
+    else the graph folder's name."""
+    try:
+        return json.loads((Path(graph) / "manifest.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return Path(graph).name
+
+
 def main(paths: list[str], curves: list[int] | None = None) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
@@ -141,7 +152,7 @@ def main(paths: list[str], curves: list[int] | None = None) -> None:
         curve = dev_curve(p, cfg)
         if "epochs_run" not in res:  # stopped early, test metrics from `lrdgraph evaluate`
             res["_epochs"], res["_best"] = len(curve), max(curve, key=curve.get)
-        data = Path(cfg["data"]["graph"]).name
+        data = data_name(cfg["data"]["graph"])
         cfg["_curve"] = curve
         groups[(data, label(cfg))].append((cfg, res))
     for proto in ("sampled", "full"):

@@ -23,12 +23,12 @@ def collect():
 
 
 def make_run(path: Path, *, lrd: bool, seed: int, dev: list[float], test_ndcg5: float,
-             finished: bool) -> Path:
+             finished: bool, graph: str = "/somewhere/office") -> Path:
     """A run directory as `lrdgraph train` leaves it (finished) or `lrdgraph evaluate` after a
     stop (not finished: results.json has no epochs_run)."""
     cfg = resolve_config(model="kda", options={"lrd.enabled": lrd},
                          overrides=[f"train.seed={seed}"])
-    cfg["data"] = {"graph": "/somewhere/office"}
+    cfg["data"] = {"graph": graph}
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump(cfg))
     (path / "metrics.jsonl").write_text("".join(
@@ -89,3 +89,23 @@ def test_tables_and_curves(collect, tmp_path, capsys):
     # epoch 1: differences (0.2-0.1, 0.4-0.2) = (0.1, 0.2): t = 0.15 / (0.0707 / sqrt 2) = 3,
     # two-sided p with 1 degree of freedom = 0.2048
     assert "p=0.205" in paired
+
+
+def test_runs_on_one_graph_in_two_folders_form_one_group(collect, tmp_path, capsys):
+    """The same graph built into another folder (another machine) is the same data set: the
+    manifest's name groups it; a folder without a manifest falls back to its own name."""
+    moved = tmp_path / "g-copy"
+    moved.mkdir()
+    (moved / "manifest.json").write_text(json.dumps({"name": "office"}))
+    runs = [
+        make_run(tmp_path / "a1", lrd=False, seed=1, dev=[0.1], test_ndcg5=0.2, finished=True),
+        make_run(tmp_path / "a2", lrd=False, seed=2, dev=[0.1], test_ndcg5=0.4, finished=True,
+                 graph=str(moved)),
+        make_run(tmp_path / "a3", lrd=False, seed=3, dev=[0.1], test_ndcg5=0.9, finished=True,
+                 graph=str(tmp_path / "elsewhere")),
+    ]
+    collect.main([str(p) for p in runs])
+    out = capsys.readouterr().out
+    office = next(line for line in out.splitlines() if line.startswith("| office | KDA |"))
+    assert "| 1, 2 |" in office and "0.3000 ± 0.1414" in office
+    assert any(line.startswith("| elsewhere | KDA | 3 |") for line in out.splitlines())
