@@ -8,16 +8,22 @@ Below the tables, each LRD group is set against the vanilla group of the same mo
 set, over the seeds both have: the relative change of the mean and a two-sided paired t-test
 (``lrdgraph.experiment.paired_t_test``).
 
+``--versus A B`` adds the same comparison between any two variants: each group whose label
+contains A against the group whose label has B in its place (``--versus 'K=1,' 'K=5,'``: one
+latent relation against five; ``--versus ', ID features' ''``: the "w/o LLM" ablation against
+text features).
+
 ``--curves`` adds the dev model-selection metric at those epochs (mean ± std over seeds per
 group, from ``metrics.jsonl``); with exactly two groups of the same seeds it adds the paired
 t-test p-value per epoch (scipy), so runs stopped at different epochs are compared at equal
 epochs rather than at their different stopping points.
 
-Each run directory is one trained model (``lrdgraph train``). Runs are grouped by (data set,
-model, LRD on/off, objective); the data set is the name in the graph's ``manifest.json`` where
-the graph folder is at hand, else the folder's name; with several seeds the table gives mean ± std over seeds. Every
-row says how many seeds, how many epochs ran and where the best dev epoch was, so partial
-results are never mistaken for finished ones.
+Each run directory is one trained model (``lrdgraph train``). Runs are grouped by data set and
+variant (model, LRD with K, λ and objective, the ablation switches: ``label``). The data set is
+the name in the graph's ``manifest.json`` where the graph folder is at hand, else the folder's
+name. With several seeds the table gives mean ± std over seeds. Every row says how many
+seeds, how many epochs ran and where the best dev epoch was, so partial results are never
+mistaken for finished ones.
 """
 from __future__ import annotations
 
@@ -35,12 +41,21 @@ METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
 
 
 def label(cfg: dict) -> str:
+    """The group a run belongs to: the model and every setting that makes it another variant
+    (attention passes, LRD with K, λ and objective, and the ablation switches)."""
     m = cfg["model"]["name"].upper()
     if cfg["model"]["name"] in ("rcf", "kda") and cfg["model"].get("num_layers", 5) != 5:
         m += f" [{cfg['model']['num_layers']} attention passes]"
     if cfg["model"]["name"] in ("rcf", "kda") and cfg["lrd"]["enabled"]:
-        grad = ", latent-only grad" if cfg["lrd"].get("relation_grad", "all") == "latent" else ""
-        m += f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, {cfg['lrd']['objective']}{grad})"
+        extra = ""
+        if cfg["lrd"].get("relation_grad", "all") == "latent":
+            extra += ", latent-only grad"
+        if cfg["lrd"].get("features", "text") == "id":
+            extra += ", ID features"
+        m += (f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, "
+              f"{cfg['lrd']['objective']}{extra})")
+    if cfg["model"]["name"] in ("rcf", "kda") and not cfg.get("kge", {}).get("enabled", True):
+        m += " w/o KGE"
     return m
 
 
@@ -98,13 +113,15 @@ def vanilla_label(name: str) -> str | None:
     return name.split("+LRD", 1)[0] if "+LRD" in name else None
 
 
-def print_lrd_vs_vanilla(groups: dict) -> None:
-    """Each LRD group against its vanilla group: relative change of the mean, paired p-value."""
+def print_comparisons(groups: dict, partner, title: str) -> None:
+    """Each group against ``partner(name)``, the group of the same data set it is measured
+    against (None: no partner): relative change of the mean, two-sided paired t-test over the
+    seeds both have."""
     lines = []
     for proto in ("sampled", "full"):
         for (data, name), runs in sorted(groups.items()):
-            base = vanilla_label(name)
-            if base is None or (data, base) not in groups:
+            base = partner(name)
+            if base is None or base == name or (data, base) not in groups:
                 continue
             by_seed = {}
             for key in ((data, name), (data, base)):
@@ -123,8 +140,8 @@ def print_lrd_vs_vanilla(groups: dict) -> None:
             lines.append(f"| {proto} | {data} | {name} vs {base} | {', '.join(map(str, seeds))} | "
                          + " | ".join(cells) + " |")
     if lines:
-        print("\n### LRD against the vanilla model (over the seeds both have: relative change of "
-              "the mean, two-sided paired t-test from 2 pairs on)\n")
+        print(f"\n### {title} (over the seeds both have: relative change of the mean, two-sided "
+              "paired t-test from 2 pairs on)\n")
         print("| protocol | data | comparison | paired seeds | " + " | ".join(METRICS) + " |")
         print("|---|---|---|---|" + "---|" * len(METRICS))
         print("\n".join(lines))
@@ -140,7 +157,8 @@ def data_name(graph: str) -> str:
         return Path(graph).name
 
 
-def main(paths: list[str], curves: list[int] | None = None) -> None:
+def main(paths: list[str], curves: list[int] | None = None,
+         versus: tuple[str, str] | None = None) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
         res_path = p / "results.json"
@@ -171,7 +189,11 @@ def main(paths: list[str], curves: list[int] | None = None) -> None:
             ep = ", ".join(_epochs(r) for r in have)
             seeds = ", ".join(str(c["train"]["seed"]) for c, r in runs if proto in r["protocols"])
             print(f"| {data} | {name} | {seeds} | {ep} | " + " | ".join(cells) + " |")
-    print_lrd_vs_vanilla(groups)
+    print_comparisons(groups, vanilla_label, "LRD against the vanilla model")
+    if versus:
+        a, b = versus
+        print_comparisons(groups, lambda n: n.replace(a, b) if a in n else None,
+                          f"'{a}' against '{b}'")
     if curves and groups:
         print_curves(groups, curves)
 
@@ -180,5 +202,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="run directories")
     ap.add_argument("--curves", default=None, help="comma-separated epochs, e.g. 5,10,20")
+    ap.add_argument("--versus", nargs=2, metavar=("A", "B"), default=None,
+                    help="also compare each group whose label contains A with the group whose "
+                         "label has B in its place, e.g. --versus 'K=1,' 'K=5,'")
     a = ap.parse_args()
-    main(a.runs, [int(e) for e in a.curves.split(",")] if a.curves else None)
+    main(a.runs, [int(e) for e in a.curves.split(",")] if a.curves else None,
+         tuple(a.versus) if a.versus else None)

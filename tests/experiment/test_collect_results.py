@@ -23,11 +23,12 @@ def collect():
 
 
 def make_run(path: Path, *, lrd: bool, seed: int, dev: list[float], test_ndcg5: float,
-             finished: bool, graph: str = "/somewhere/office") -> Path:
+             finished: bool, graph: str = "/somewhere/office",
+             overrides: tuple[str, ...] = ()) -> Path:
     """A run directory as `lrdgraph train` leaves it (finished) or `lrdgraph evaluate` after a
     stop (not finished: results.json has no epochs_run)."""
     cfg = resolve_config(model="kda", options={"lrd.enabled": lrd},
-                         overrides=[f"train.seed={seed}"])
+                         overrides=[f"train.seed={seed}", *overrides])
     cfg["data"] = {"graph": graph}
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -109,3 +110,41 @@ def test_runs_on_one_graph_in_two_folders_form_one_group(collect, tmp_path, caps
     office = next(line for line in out.splitlines() if line.startswith("| office | KDA |"))
     assert "| 1, 2 |" in office and "0.3000 ± 0.1414" in office
     assert any(line.startswith("| elsewhere | KDA | 3 |") for line in out.splitlines())
+
+
+def test_versus_compares_two_variants_and_labels_name_the_ablations(collect, tmp_path, capsys):
+    """K = 1 against K = 5 over the shared seeds; the "w/o LLM" and "w/o KGE" ablations form
+    groups of their own instead of being mixed into the full model's rows."""
+    k1, k5 = ("lrd.num_latent=1",), ("lrd.num_latent=5",)
+    runs = [
+        make_run(tmp_path / "k1a", lrd=True, seed=1, dev=[0.1], test_ndcg5=0.2, finished=True,
+                 overrides=k1),
+        make_run(tmp_path / "k1b", lrd=True, seed=2, dev=[0.1], test_ndcg5=0.3, finished=True,
+                 overrides=k1),
+        make_run(tmp_path / "k5a", lrd=True, seed=1, dev=[0.1], test_ndcg5=0.4, finished=True,
+                 overrides=k5),
+        make_run(tmp_path / "k5b", lrd=True, seed=2, dev=[0.1], test_ndcg5=0.4, finished=True,
+                 overrides=k5),
+        make_run(tmp_path / "id", lrd=True, seed=1, dev=[0.1], test_ndcg5=0.9, finished=True,
+                 overrides=(*k5, "lrd.features=id")),
+        make_run(tmp_path / "nokge", lrd=True, seed=1, dev=[0.1], test_ndcg5=0.9, finished=True,
+                 overrides=(*k5, "kge.enabled=false")),
+    ]
+    collect.main([str(p) for p in runs], versus=("K=1,", "K=5,"))
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| office | KDA+LRD")]
+    names = {line.split("|")[2].strip() for line in rows}
+    lam = resolve_config(model="kda")["lrd"]["lambda"]
+    assert names == {f"KDA+LRD (K=1, λ={lam}, paper)", f"KDA+LRD (K=5, λ={lam}, paper)",
+                     f"KDA+LRD (K=5, λ={lam}, paper, ID features)",
+                     f"KDA+LRD (K=5, λ={lam}, paper) w/o KGE"}
+    # the K=5 row holds the two K=5 runs only (0.4 and 0.4), not the ablations' 0.9
+    k5_row = next(r for r in rows if f"(K=5, λ={lam}, paper) |" in r)
+    assert "0.4000 ± 0.0000" in k5_row
+    assert "### 'K=1,' against 'K=5,'" in out
+    versus = next(line for line in out.splitlines() if line.startswith("| sampled | office | KDA+LRD (K=1"))
+    assert f"vs KDA+LRD (K=5, λ={lam}, paper) | 1, 2 |" in versus
+    # NDCG@5 mean 0.25 against 0.40: -37.5 %; differences (-0.2, -0.1): t = -3, p = 0.2048
+    assert versus.split("|")[7].strip() == "-37.5 % (p=0.205)"
+    # no vanilla runs, so no LRD-against-vanilla table
+    assert "LRD against the vanilla model" not in out
