@@ -5,8 +5,9 @@
 For each run: one markdown table, one row per relation slot (``any`` = the virtual relation,
 the predefined relations, the latent ones) with its norm and its cosine similarity to every
 other slot, then a summary line (smallest and largest cosine among the predefined relations,
-and between the virtual relation and the predefined ones). Reads only the checkpoint and the
-run's config; ``lrdgraph relations`` gives the full analysis with extractor scores.
+and between the virtual relation and the predefined ones), and for KDA the slots' learned
+time-gap decay (mean per slot, cosine range among the latent slots' curves). Reads only the
+checkpoint and the run's config; ``lrdgraph relations`` gives the full analysis with extractor scores.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lrdgraph.models.kda import dft_decay  # noqa: E402
 from lrdgraph.models.layout import EntityLayout  # noqa: E402
 from lrdgraph.train.trainer import load_checkpoint, load_run  # noqa: E402
 
@@ -42,7 +44,26 @@ def geometry(run: Path, checkpoint: str, graph: str | None) -> str:
         vp = cos[0, pre]
         lines += ["", f"predefined pairs: cosine {pp.min():.2f} to {pp.max():.2f}; "
                   f"virtual vs predefined: {vp.min():.2f} to {vp.max():.2f}"]
+    if "freq_real" in ck["model"]:
+        lines += ["", decay_summary(ck["model"], layout)]
     return "\n".join(lines) + "\n"
+
+
+def decay_summary(state: dict, layout: EntityLayout) -> str:
+    """KDA: how alike the slots' learned time-gap decay curves are. Each slot's curve D_r(τ) is
+    sampled at 251 gaps τ from 0 to 25 (log2 minutes: up to about 60 years) and compared by
+    cosine; two slots with one relation vector still weight history differently if their
+    curves differ."""
+    tau = torch.linspace(0, 25, 251)
+    d = dft_decay(tau, state["freq_real"].float(), state["freq_imag"].float()).t()  # [R, T]
+    cos = torch.nn.functional.cosine_similarity(d[:, None], d[None], dim=-1)
+    means = ", ".join(f"{n} {m:.3f}" for n, m in zip(layout.relation_names, d.mean(1).tolist()))
+    out = f"time-gap decay, mean over τ in [0, 25]: {means}"
+    lat = list(range(layout.latent_slice.start, layout.latent_slice.stop))
+    if len(lat) > 1:
+        lc = torch.tensor([cos[a, b] for a in lat for b in lat if a < b])
+        out += f"\nlatent slots' decay curves: pairwise cosine {lc.min():.2f} to {lc.max():.2f}"
+    return out
 
 
 def main() -> None:

@@ -9,7 +9,18 @@ from torch import Tensor, nn
 
 from .relational import RelationalRecommender
 
-__all__ = ["KDA"]
+__all__ = ["KDA", "dft_decay"]
+
+
+def dft_decay(tau: Tensor, freq_real: Tensor, freq_imag: Tensor) -> Tensor:
+    r"""The decay :math:`D_r(\tau)` of every relation r at the gaps ``tau`` (log2 minutes, any
+    shape ``[...]``) from the DFT coefficients ``[R, F]``: returns ``[..., R]`` in [0, 1]
+    (the formula in :class:`KDA`)."""
+    n_freq = freq_real.shape[1]
+    freqs = torch.arange(n_freq, dtype=tau.dtype, device=tau.device) / (2 * (n_freq - 1))
+    angle = 2 * math.pi * tau.unsqueeze(-1) * freqs  # [..., F]
+    d = torch.cos(angle) @ freq_real.t() - torch.sin(angle) @ freq_imag.t()
+    return (d / (2 * n_freq)).clamp(0, 1)
 
 
 class KDA(RelationalRecommender):
@@ -41,8 +52,6 @@ class KDA(RelationalRecommender):
         R = self.layout.num_relations
         self.freq_real = nn.Parameter(torch.empty(R, self.n_freq))
         self.freq_imag = nn.Parameter(torch.empty(R, self.n_freq))
-        freqs = torch.arange(self.n_freq, dtype=torch.float32) / (2 * (self.n_freq - 1))
-        self.register_buffer("freqs", freqs, persistent=False)
         self.reset_decay()
 
     def reset_decay(self) -> None:
@@ -57,7 +66,5 @@ class KDA(RelationalRecommender):
     def time_decay(self, batch: Dict[str, Tensor], history: Tensor) -> Optional[Tensor]:
         gap = (batch["time"].unsqueeze(1) - batch["history_time"]).float()  # seconds, [B, H]
         tau = torch.log2(gap.clamp_min(0) / 60.0 + 1e-6).clamp_min(0)
-        angle = 2 * math.pi * tau.unsqueeze(-1) * self.freqs  # [B, H, F]
-        d = (torch.cos(angle) @ self.freq_real.t() - torch.sin(angle) @ self.freq_imag.t())
-        d = (d / (2 * self.n_freq)).clamp(0, 1)  # [B, H, R]
+        d = dft_decay(tau, self.freq_real, self.freq_imag)  # [B, H, R]
         return d * (history < self.layout.num_items).unsqueeze(-1)
