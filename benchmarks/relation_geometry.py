@@ -7,7 +7,8 @@ the predefined relations, the latent ones) with its norm and its cosine similari
 other slot, then a summary line (smallest and largest cosine among the predefined relations,
 and between the virtual relation and the predefined ones), and for KDA the slots' learned
 time-gap decay (mean per slot, cosine range among the latent slots' curves). Reads only the
-checkpoint and the run's config; ``lrdgraph relations`` gives the full analysis with extractor scores.
+checkpoint and the run's config; ``lrdgraph relations`` gives the full analysis with extractor
+scores.
 """
 from __future__ import annotations
 
