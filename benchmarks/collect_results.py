@@ -44,9 +44,10 @@ def label(cfg: dict) -> str:
     """The group a run belongs to: the model and every setting that makes it another variant
     (attention passes, LRD with K, λ and objective, and the ablation switches)."""
     m = cfg["model"]["name"].upper()
-    if cfg["model"]["name"] in ("rcf", "kda") and cfg["model"].get("num_layers", 5) != 5:
+    relational = cfg["model"]["name"] in ("rcf", "kda")  # the baselines have no LRD or KGE
+    if relational and cfg["model"].get("num_layers", 5) != 5:
         m += f" [{cfg['model']['num_layers']} attention passes]"
-    if cfg["model"]["name"] in ("rcf", "kda") and cfg["lrd"]["enabled"]:
+    if relational and cfg["lrd"]["enabled"]:
         extra = ""
         if cfg["lrd"].get("relation_grad", "all") == "latent":
             extra += ", latent-only grad"
@@ -54,7 +55,7 @@ def label(cfg: dict) -> str:
             extra += ", ID features"
         m += (f"+LRD (K={cfg['lrd']['num_latent']}, λ={cfg['lrd']['lambda']}, "
               f"{cfg['lrd']['objective']}{extra})")
-    if cfg["model"]["name"] in ("rcf", "kda") and not cfg.get("kge", {}).get("enabled", True):
+    if relational and not cfg.get("kge", {}).get("enabled", True):
         m += " w/o KGE"
     return m
 

@@ -25,6 +25,20 @@ from lrdgraph.models.layout import EntityLayout  # noqa: E402
 from lrdgraph.train.trainer import load_checkpoint, load_run  # noqa: E402
 
 
+def cosine_matrix(x: torch.Tensor) -> torch.Tensor:
+    """Pairwise cosine similarity of the rows of ``x``."""
+    n = torch.nn.functional.normalize(x, dim=1)
+    return n @ n.t()
+
+
+def pair_range(cos: torch.Tensor, rows: slice) -> tuple[float, float] | None:
+    """Smallest and largest cosine among the distinct pairs of ``rows`` (None: under two)."""
+    block = cos[rows, rows]
+    i, j = torch.triu_indices(len(block), len(block), offset=1)
+    vals = block[i, j]
+    return (float(vals.min()), float(vals.max())) if len(vals) else None
+
+
 def geometry(run: Path, checkpoint: str, graph: str | None) -> str:
     cfg, g = load_run(run, graph)
     k = cfg["lrd"]["num_latent"] if cfg["lrd"]["enabled"] else 0
@@ -32,18 +46,16 @@ def geometry(run: Path, checkpoint: str, graph: str | None) -> str:
     ck = load_checkpoint(run / "checkpoints" / f"{checkpoint}.pt")
     w = ck["model"]["relation_emb.weight"].float()
     names = layout.relation_names
-    n = torch.nn.functional.normalize(w, dim=1)
-    cos = n @ n.t()
+    cos = cosine_matrix(w)
     lines = [f"{run} ({checkpoint}.pt, epoch {ck['epoch']})", "",
              "| slot | norm | " + " | ".join(names) + " |",
              "|---|---|" + "---|" * len(names)]
     for i, name in enumerate(names):
         lines.append(f"| {name} | {w[i].norm():.2f} | " + " | ".join(f"{c:.2f}" for c in cos[i].tolist()) + " |")
-    pre = list(range(layout.predefined_slice.start, layout.predefined_slice.stop))
-    if len(pre) > 1:
-        pp = torch.tensor([cos[a, b] for a in pre for b in pre if a < b])
-        vp = cos[0, pre]
-        lines += ["", f"predefined pairs: cosine {pp.min():.2f} to {pp.max():.2f}; "
+    pp = pair_range(cos, layout.predefined_slice)
+    if pp is not None:
+        vp = cos[0, layout.predefined_slice]
+        lines += ["", f"predefined pairs: cosine {pp[0]:.2f} to {pp[1]:.2f}; "
                   f"virtual vs predefined: {vp.min():.2f} to {vp.max():.2f}"]
     if "freq_real" in ck["model"]:
         lines += ["", decay_summary(ck["model"], layout)]
@@ -57,13 +69,11 @@ def decay_summary(state: dict, layout: EntityLayout) -> str:
     curves differ."""
     tau = torch.linspace(0, 25, 251)
     d = dft_decay(tau, state["freq_real"].float(), state["freq_imag"].float()).t()  # [R, T]
-    cos = torch.nn.functional.cosine_similarity(d[:, None], d[None], dim=-1)
     means = ", ".join(f"{n} {m:.3f}" for n, m in zip(layout.relation_names, d.mean(1).tolist()))
     out = f"time-gap decay, mean over τ in [0, 25]: {means}"
-    lat = list(range(layout.latent_slice.start, layout.latent_slice.stop))
-    if len(lat) > 1:
-        lc = torch.tensor([cos[a, b] for a in lat for b in lat if a < b])
-        out += f"\nlatent slots' decay curves: pairwise cosine {lc.min():.2f} to {lc.max():.2f}"
+    lc = pair_range(cosine_matrix(d), layout.latent_slice)
+    if lc is not None:
+        out += f"\nlatent slots' decay curves: pairwise cosine {lc[0]:.2f} to {lc[1]:.2f}"
     return out
 
 

@@ -9,11 +9,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_table_matches_the_checkpoint(demo_run, loaded):
+def _script():
     spec = importlib.util.spec_from_file_location("relation_geometry",
                                                   ROOT / "benchmarks" / "relation_geometry.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_table_matches_the_checkpoint(demo_run, loaded):
+    mod = _script()
     out = mod.geometry(demo_run, "best", None)
     _, _, model = loaded
     w = model.relation_emb.weight.detach()
@@ -34,10 +39,7 @@ def test_decay_summary_of_a_kda_state():
     cos πτ - b1 sin πτ) / 4, 0, 1)."""
     from lrdgraph.models.layout import EntityLayout
 
-    spec = importlib.util.spec_from_file_location("relation_geometry",
-                                                  ROOT / "benchmarks" / "relation_geometry.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script()
     layout = EntityLayout(num_items=3, item_relations=["also_bought"], attributes=[],
                           attribute_sizes=[], num_latent=2)
     assert layout.relation_names == ["any", "also_bought", "latent_0", "latent_1"]
