@@ -216,6 +216,10 @@ def main() -> None:
                    help="latent relations where LRD is on (the issue's reference figures: 8)")
     p.add_argument("--no-speed-switches", action="store_true",
                    help="skip the bf16 / compile variants of KDA+LRD")
+    p.add_argument("--passes", default="",
+                   help="comma-separated slot self-attention pass counts (model.num_layers) to time "
+                        "for KDA+LRD besides the default 5, e.g. '2,1': a smaller model, not a "
+                        "speed switch (its quality is measured in docs/results.md)")
     a = p.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="lrdgraph-bench-"))
     cache = str(work / "cache")
@@ -243,6 +247,8 @@ def main() -> None:
         switches = [("fp32", [])] + ([] if a.no_speed_switches else [
             ("bf16", ["train.precision=bf16"]),
             ("bf16+compile", ["train.precision=bf16", "train.compile=true"])])
+        switches += [(f"fp32, {n} passes", [f"model.num_layers={n}"])
+                     for n in (int(x) for x in a.passes.split(",") if x.strip())]
         for model in ("rcf", "kda"):
             for lrd in (False, True):
                 for label, sets in (switches if (model, lrd) == ("kda", True) else switches[:1]):
