@@ -11,7 +11,7 @@ set, over the seeds both have: the relative change of the mean and a two-sided p
 ``--versus A B`` adds the same comparison between any two variants: each group whose label
 contains A against the group whose label has B in its place (``--versus 'K=1,' 'K=5,'``: one
 latent relation against five; ``--versus ', ID features' ''``: the "w/o LLM" ablation against
-text features).
+text features). It may be given more than once.
 
 ``--curves`` adds the dev model-selection metric at those epochs (mean ± std over seeds per
 group, from ``metrics.jsonl``); with exactly two groups of the same seeds it adds the paired
@@ -159,7 +159,7 @@ def data_name(graph: str) -> str:
 
 
 def main(paths: list[str], curves: list[int] | None = None,
-         versus: tuple[str, str] | None = None) -> None:
+         versus: list[tuple[str, str]] = ()) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
         res_path = p / "results.json"
@@ -191,8 +191,7 @@ def main(paths: list[str], curves: list[int] | None = None,
             seeds = ", ".join(str(c["train"]["seed"]) for c, r in runs if proto in r["protocols"])
             print(f"| {data} | {name} | {seeds} | {ep} | " + " | ".join(cells) + " |")
     print_comparisons(groups, vanilla_label, "LRD against the vanilla model")
-    if versus:
-        a, b = versus
+    for a, b in versus:
         print_comparisons(groups, lambda n: n.replace(a, b) if a in n else None,
                           f"'{a}' against '{b}'")
     if curves and groups:
@@ -203,9 +202,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="run directories")
     ap.add_argument("--curves", default=None, help="comma-separated epochs, e.g. 5,10,20")
-    ap.add_argument("--versus", nargs=2, metavar=("A", "B"), default=None,
+    ap.add_argument("--versus", nargs=2, metavar=("A", "B"), action="append", default=[],
                     help="also compare each group whose label contains A with the group whose "
-                         "label has B in its place, e.g. --versus 'K=1,' 'K=5,'")
+                         "label has B in its place, e.g. --versus 'K=1,' 'K=5,' (repeatable)")
     a = ap.parse_args()
     main(a.runs, [int(e) for e in a.curves.split(",")] if a.curves else None,
-         tuple(a.versus) if a.versus else None)
+         [tuple(v) for v in a.versus])

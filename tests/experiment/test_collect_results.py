@@ -112,7 +112,7 @@ def test_runs_on_one_graph_in_two_folders_form_one_group(collect, tmp_path, caps
     assert any(line.startswith("| elsewhere | KDA | 3 |") for line in out.splitlines())
 
 
-def test_versus_compares_two_variants_and_labels_name_the_ablations(collect, tmp_path, capsys):
+def test_versus_compares_variant_pairs_and_labels_name_the_ablations(collect, tmp_path, capsys):
     """K = 1 against K = 5 over the shared seeds; the "w/o LLM" and "w/o KGE" ablations form
     groups of their own instead of being mixed into the full model's rows."""
     k1, k5 = ("lrd.num_latent=1",), ("lrd.num_latent=5",)
@@ -130,7 +130,7 @@ def test_versus_compares_two_variants_and_labels_name_the_ablations(collect, tmp
         make_run(tmp_path / "nokge", lrd=True, seed=1, dev=[0.1], test_ndcg5=0.9, finished=True,
                  overrides=(*k5, "kge.enabled=false")),
     ]
-    collect.main([str(p) for p in runs], versus=("K=1,", "K=5,"))
+    collect.main([str(p) for p in runs], versus=[("K=1,", "K=5,"), (" w/o KGE", "")])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| office | KDA+LRD")]
     names = {line.split("|")[2].strip() for line in rows}
@@ -146,5 +146,11 @@ def test_versus_compares_two_variants_and_labels_name_the_ablations(collect, tmp
     assert f"vs KDA+LRD (K=5, λ={lam}, paper) | 1, 2 |" in versus
     # NDCG@5 mean 0.25 against 0.40: -37.5 %; differences (-0.2, -0.1): t = -3, p = 0.2048
     assert versus.split("|")[7].strip() == "-37.5 % (p=0.205)"
+    # the second pair: w/o KGE (0.9) against the full K=5 model (0.4) on the one seed they share
+    assert "### ' w/o KGE' against ''" in out
+    nokge = next(line for line in out.splitlines()
+                 if line.startswith("| sampled | office | KDA+LRD (K=5") and "w/o KGE vs" in line)
+    assert f"vs KDA+LRD (K=5, λ={lam}, paper) | 1 |" in nokge
+    assert nokge.split("|")[7].strip() == "+125.0 %"
     # no vanilla runs, so no LRD-against-vanilla table
     assert "LRD against the vanilla model" not in out
