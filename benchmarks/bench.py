@@ -247,7 +247,7 @@ def main() -> None:
         switches = [("fp32", [])] + ([] if a.no_speed_switches else [
             ("bf16", ["train.precision=bf16"]),
             ("bf16+compile", ["train.precision=bf16", "train.compile=true"])])
-        switches += [(f"fp32, {n} passes", [f"model.num_layers={n}"])
+        switches += [(f"fp32, {n} pass{'' if n == 1 else 'es'}", [f"model.num_layers={n}"])
                      for n in (int(x) for x in a.passes.split(",") if x.strip())]
         for model in ("rcf", "kda"):
             for lrd in (False, True):
