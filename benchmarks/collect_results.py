@@ -31,6 +31,7 @@ import argparse
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -159,7 +160,7 @@ def data_name(graph: str) -> str:
 
 
 def main(paths: list[str], curves: list[int] | None = None,
-         versus: list[tuple[str, str]] = ()) -> None:
+         versus: Sequence[tuple[str, str]] = ()) -> None:
     groups: dict = defaultdict(list)
     for p in map(Path, paths):
         res_path = p / "results.json"
