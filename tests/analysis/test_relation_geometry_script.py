@@ -48,10 +48,9 @@ def test_decay_summary_of_a_kda_state():
     out = mod.decay_summary(state, layout)
     # any and latent_0: constant 0.5; also_bought: clamped to 0; latent_1: (2 + 2 cos πτ) / 4,
     # whose mean over the 251 points τ = 0, 0.1, ..., 25 is 0.5 + cos-sum / 502
-    tau = torch.linspace(0, 25, 251)
-    mean1 = float((0.5 + 0.5 * torch.cos(torch.pi * tau)).mean())
+    curve1 = 0.5 + 0.5 * torch.cos(torch.pi * torch.linspace(0, 25, 251))
+    mean1 = float(curve1.mean())
     assert f"any 0.500, also_bought 0.000, latent_0 0.500, latent_1 {mean1:.3f}" in out
     # cosine of a constant curve with 0.5 + 0.5 cos πτ: mean / rms of the latter
-    c = float((0.5 + 0.5 * torch.cos(torch.pi * tau)).sum()
-              / (251 ** 0.5 * (0.5 + 0.5 * torch.cos(torch.pi * tau)).norm()))
+    c = float(curve1.sum() / (251 ** 0.5 * curve1.norm()))
     assert f"pairwise cosine {c:.2f} to {c:.2f}" in out
