@@ -65,7 +65,8 @@ def _epochs(res: dict) -> str:
     """'epochs run (best epoch)'; a run stopped before early stopping is marked as such."""
     if "epochs_run" in res:
         return f"{res['epochs_run']} ({res['best_epoch']})"
-    return f"{res['_epochs']} ({res['_best']}), stopped"
+    mark = "" if res["_patience_spent"] else ", stopped"
+    return f"{res['_epochs']} ({res['_best']}){mark}"
 
 
 def dev_curve(run: Path, cfg: dict) -> dict:
@@ -170,8 +171,10 @@ def main(paths: list[str], curves: list[int] | None = None,
         res = json.loads(res_path.read_text())
         cfg = yaml.safe_load((p / "config.yaml").read_text())
         curve = dev_curve(p, cfg)
-        if "epochs_run" not in res:  # stopped early, test metrics from `lrdgraph evaluate`
-            res["_epochs"], res["_best"] = len(curve), max(curve, key=curve.get)
+        if "epochs_run" not in res:  # test metrics from `lrdgraph evaluate`
+            # cut short by a limit, or trained to early stopping and tested afterwards
+            res["_epochs"], res["_best"] = max(curve), max(curve, key=curve.get)
+            res["_patience_spent"] = res["_epochs"] - res["_best"] >= cfg["train"]["patience"]
         data = data_name(cfg["data"]["graph"])
         cfg["_curve"] = curve
         groups[(data, label(cfg))].append((cfg, res))

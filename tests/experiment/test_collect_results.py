@@ -154,3 +154,17 @@ def test_versus_compares_variant_pairs_and_labels_name_the_ablations(collect, tm
     assert nokge.split("|")[7].strip() == "+125.0 %"
     # no vanilla runs, so no LRD-against-vanilla table
     assert "LRD against the vanilla model" not in out
+
+
+def test_evaluated_after_early_stopping_is_not_marked_stopped(collect, tmp_path, capsys):
+    # results.json from `lrdgraph evaluate` (no epochs_run) for two runs with patience 2:
+    # one whose last 2 epochs did not improve on epoch 1 (it reached early stopping), one cut
+    # short one epoch after its best (patience not spent)
+    spent = make_run(tmp_path / "spent", lrd=False, seed=1, dev=[0.5, 0.1, 0.2],
+                     test_ndcg5=0.2, finished=False, overrides=("train.patience=2",))
+    cut = make_run(tmp_path / "cut", lrd=False, seed=2, dev=[0.1, 0.5, 0.2],
+                   test_ndcg5=0.2, finished=False, overrides=("train.patience=2",))
+    collect.main([str(spent), str(cut)])
+    kda = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| office | KDA |"))
+    assert "| 3 (1), 3 (2), stopped |" in kda
