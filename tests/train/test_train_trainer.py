@@ -86,7 +86,7 @@ def test_results_json(run_dir):
     assert res["best_epoch"] in (1, 2) and res["epochs_run"] == 2
     assert res["selection"] == {"metric": "NDCG@5", "split": "dev", "protocol": "sampled"}
     assert res["config"]["model"]["emb_size"] == 16
-    assert res["gamma"] > 0 and res["lambda"] == 10.0
+    assert res["gamma"] > 0 and res["lambda"] == 1.0  # the default λ
 
 
 def test_checkpoints(run_dir, demo_graph):
