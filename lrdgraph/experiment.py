@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import yaml
 
-from .config import with_current_defaults
+from .config import BASELINES, with_current_defaults
 from .errors import ConfigError, LrdError, OutputError
 
 __all__ = ["ExperimentSpec", "Cell", "ExperimentFailed", "load_spec", "plan_cells",
@@ -395,6 +395,23 @@ def _without_runtime(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def _without_inert(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The config less the settings its run ignores: the ``lrd`` and ``kge`` sections of a
+    sequence baseline, and the LRD (KGE) settings other than ``enabled`` when LRD (KGE) is off.
+    A new default for one of those leaves the finished cells valid."""
+    out = copy.deepcopy(cfg)
+    model = out.get("model", {}).get("name") if isinstance(out.get("model"), dict) else None
+    for section in ("lrd", "kge"):
+        part = out.get(section)
+        if not isinstance(part, dict):
+            continue
+        if model in BASELINES:
+            out.pop(section)
+        elif part.get("enabled") is False:
+            out[section] = {"enabled": False}
+    return out
+
+
 def _first_difference(a: Any, b: Any, prefix: str = "") -> Optional[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
@@ -424,7 +441,8 @@ def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
         if isinstance(stored, dict):
             # a setting added to lrdgraph after the run was made: the run used its default
             stored = with_current_defaults(stored)
-        diff = _first_difference(_without_runtime(stored), _without_runtime(c.config))
+        diff = _first_difference(_without_inert(_without_runtime(stored)),
+                                 _without_inert(_without_runtime(c.config)))
         if diff is not None:
             conflicts.append(f"{c.name}: {diff}")
         states[c.name] = "done" if (rd / "results.json").exists() else "partial"

@@ -230,6 +230,41 @@ def test_runs_older_than_a_new_setting_still_count(finished, demo_graph_dir, tmp
         cell_states(plan_cells(load_spec(other)), out)
 
 
+def test_settings_a_cell_ignores_may_differ(finished, demo_graph_dir, tmp_path):
+    """LRD settings do not matter to a cell without LRD, nor LRD and KGE settings to a
+    sequence baseline: a new default for them leaves those cells done. They still matter where
+    they are used."""
+    import copy
+    import shutil
+
+    from lrdgraph.experiment import cell_states, load_spec, plan_cells
+
+    out = tmp_path / "out"
+    shutil.copytree(finished[0], out)
+    lam = tiny_spec(demo_graph_dir, set=[*TINY, "lrd.lambda=7", "lrd.alpha=0.3"])
+    with pytest.raises(ConfigError, match=r"KDA_LRD__default__seed1: lrd.lambda"):
+        cell_states(plan_cells(load_spec(lam)), out)
+    vanilla = tiny_spec(demo_graph_dir, set=[*TINY, "lrd.lambda=7", "lrd.alpha=0.3"],
+                        models={"KDA": {"model": "kda", "set": ["lrd.enabled=false"]}})
+    assert set(cell_states(plan_cells(load_spec(vanilla)), out).values()) == {"done"}
+    # a baseline cell whose run was made with other LRD and KGE settings than the spec's
+    base = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"})
+    cells = plan_cells(load_spec(base))
+    for c in cells:
+        run = out / "runs" / c.name
+        run.mkdir(parents=True)
+        stored = copy.deepcopy(c.config)
+        stored["lrd"]["lambda"], stored["kge"]["gamma"] = 10.0, 2.5
+        (run / "config.yaml").write_text(yaml.safe_dump(stored))
+        (run / "results.json").write_text("{}")
+    assert set(cell_states(cells, out).values()) == {"done"}
+    # ... but not one trained with another setting of its own
+    other = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"},
+                      set=[*TINY, "model.dropout=0.5"])
+    with pytest.raises(ConfigError, match=r"model.dropout"):
+        cell_states(plan_cells(load_spec(other)), out)
+
+
 def test_refuses_a_directory_that_is_not_an_experiment(demo_graph_dir, tmp_path):
     from lrdgraph.experiment import run_experiment
 
