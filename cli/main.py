@@ -10,7 +10,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import click
 
@@ -367,13 +367,19 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
 @click.option("--report-only", is_flag=True,
               help="Train nothing; rewrite results.csv, tables and figures from finished cells.")
 @click.option("--overwrite", is_flag=True, help="Delete --out and start the experiment afresh.")
+@click.option("--merge", "merge", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Another run's results.csv of the same spec (another machine, an earlier "
+                   "session, a committed copy): its finished cells fill the report's unfinished "
+                   "ones and are not trained (repeatable).")
 @handle_errors
 def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides, models,
-                   datasets, seeds, dry_run: bool, report_only: bool, overwrite: bool) -> None:
+                   datasets, seeds, dry_run: bool, report_only: bool, overwrite: bool,
+                   merge: Tuple[Path, ...]) -> None:
     """Run the grid of SPEC (models x data sets x variants x seeds) into --out and write the
     paper's tables and figures. Finished cells are kept; interrupted ones resume. The spec
     format is in docs/experiments.md; the paper's specs are in benchmarks/."""
-    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment, select_cells
+    from lrdgraph.experiment import (cell_states, load_spec, plan_cells, read_merged_rows,
+                                     run_experiment, select_cells)
 
     if dry_run and (report_only or overwrite):
         raise click.UsageError("--dry-run lists the cells only; it takes no --report-only/--overwrite")
@@ -383,14 +389,19 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
         cells = select_cells(parsed, plan_cells(parsed), models=models, datasets=datasets,
                              seeds=seeds)
         states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
+        merged = read_merged_rows(cells, merge) if merge else {}
+        states = {k: "merged" if v != "done" and k in merged else v for k, v in states.items()}
         for c in cells:
             click.echo(f"{states[c.name]:8s} {c.name}")
-        counts = {s: sum(v == s for v in states.values()) for s in ("done", "partial", "new")}
-        click.echo(f"{len(cells)} cells: {counts['done']} finished, {counts['partial']} to resume, "
-                   f"{counts['new']} new")
+        counts = {s: sum(v == s for v in states.values())
+                  for s in ("done", "merged", "partial", "new")}
+        click.echo(f"{len(cells)} cells: {counts['done']} finished, "
+                   + (f"{counts['merged']} merged, " if merge else "")
+                   + f"{counts['partial']} to resume, {counts['new']} new")
         return
     res = run_experiment(parsed, out, jobs=jobs, threads=threads, overwrite=overwrite,
-                         report_only=report_only, models=models, datasets=datasets, seeds=seeds)
+                         report_only=report_only, models=models, datasets=datasets, seeds=seeds,
+                         merge=merge)
     for f in res["files"]:
         click.echo(f"wrote {f}")
 

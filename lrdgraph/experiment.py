@@ -525,9 +525,13 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
                    threads: Optional[int] = None, extra_set: Sequence[str] = (),
                    overwrite: bool = False, report_only: bool = False,
                    models: Sequence[str] = (), datasets: Sequence[str] = (),
-                   seeds: Sequence[int] = (),
+                   seeds: Sequence[int] = (), merge: Sequence[str | Path] = (),
                    log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
     """Run every unfinished cell of ``spec`` into ``out`` and write the report.
+
+    ``merge``: other experiments' ``results.csv`` files (the same spec run on another machine
+    or in an earlier session, or a committed copy); their finished cells fill the report's
+    cells that are not finished here (:func:`read_merged_rows`). Merged cells are not trained.
 
     ``models`` / ``datasets`` / ``seeds`` (row labels, data set names, seeds) restrict the
     cells trained now to a slice of the grid (:func:`select_cells`); the report always covers
@@ -549,6 +553,7 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             raise OutputError("output directory is not empty and holds no experiment "
                               "(spec.yaml); pass --overwrite to replace it", path=out)
     cells = plan_cells(spec)
+    merged = read_merged_rows(cells, merge) if merge else {}
     chosen = {c.name for c in select_cells(spec, cells, models=models, datasets=datasets,
                                            seeds=seeds)}
     from .io import DirLock, atomic_write_text
@@ -560,7 +565,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
         states = cell_states(cells, out)
         out.mkdir(parents=True, exist_ok=True)
         if not report_only:
-            todo = [c for c in cells if states[c.name] != "done" and c.name in chosen]
+            todo = [c for c in cells if states[c.name] != "done" and c.name in chosen
+                    and c.name not in merged]
             missing = sorted({c.dataset for c in todo if not c.graph.is_dir()})
             if missing:
                 hints = [f"{d}: {spec.datasets[d].graph}" + (f" (build it with: {spec.datasets[d].build})"
@@ -572,11 +578,13 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             done = sum(states[c.name] == "done" for c in cells)
             skipped = "" if len(chosen) == len(cells) else \
                 f"; {len(cells) - len(chosen)} outside the selection left alone"
-            log(f"{spec.name}: {len(cells)} cells, {done} finished, "
+            taken = sum(c.name in merged and states[c.name] != "done" for c in cells)
+            taken_msg = f", {taken} merged from {len(merge)} file(s)" if merge else ""
+            log(f"{spec.name}: {len(cells)} cells, {done} finished{taken_msg}, "
                 f"{sum(states[c.name] == 'partial' for c in todo)} to resume, "
                 f"{sum(states[c.name] == 'new' for c in todo)} new{skipped}; {jobs} job(s)")
             outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log)
-        files = write_report(spec, cells, out)
+        files = write_report(spec, cells, out, merged)
     failed = [o for o in outcomes if o["status"] == "failed"]
     result = {"cells": cells, "states": states, "outcomes": outcomes, "files": files}
     if failed:
@@ -641,18 +649,87 @@ def _metric_order(names: Iterable[str]) -> List[str]:
     return sorted(set(names), key=key)
 
 
-def collect_results(cells: Sequence[Cell], out: str | Path) -> List[Dict[str, Any]]:
+MERGE_COLUMNS = ("cell", "seed", "protocol", "status", "config")
+
+
+def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
+                     ) -> Dict[str, List[Dict[str, Any]]]:
+    """The finished rows of other experiments' ``results.csv`` files (``--merge``), by cell name,
+    for the cells of this grid: a grid split over machines or sessions is reported as one.
+
+    Every merged row must carry the configuration the spec now gives its cell (compared as
+    :func:`cell_states` compares a run directory, less ``data.graph``: the same graph lies
+    elsewhere on another machine); a row of a cell outside this grid is ignored. The rows keep
+    their own ``run_dir`` and get ``source`` (the file they came from, unless they already
+    name one). Raises ConfigError naming the file and line of a malformed or conflicting row,
+    and when two files give the same cell and protocol."""
+    by_name = {c.name: c for c in cells}
+    merged: Dict[str, List[Dict[str, Any]]] = {}
+    origin: Dict[Tuple[str, str], str] = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the results file to merge: {exc.strerror or exc}",
+                              path=path) from None
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [c for c in MERGE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError("not an experiment's results.csv: no column " + ", ".join(missing),
+                              path=path, line=1)
+        for row in reader:
+            line = reader.line_num
+            if row.get("status") != "done" or row["cell"] not in by_name:
+                continue
+            cell = by_name[row["cell"]]
+            try:
+                stored = json.loads(row["config"])
+                if not isinstance(stored, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                raise ConfigError(f"field 'config' of cell {cell.name} is not a JSON config "
+                                  f"({exc})", path=path, line=line) from None
+            if str(row["seed"]) != str(cell.seed):
+                raise ConfigError(f"cell {cell.name} has seed {row['seed']!r}, the grid gives "
+                                  f"{cell.seed}", path=path, line=line)
+            a = _without_inert(_without_runtime(with_current_defaults(stored)))
+            b = _without_inert(_without_runtime(_normalise(cell.config)))
+            for cfg in (a, b):
+                cfg.get("data", {}).pop("graph", None)
+            diff = _first_difference(a, b)
+            if diff is not None:
+                raise ConfigError(f"cell {cell.name} was made with another configuration than "
+                                  f"the spec gives now: {diff}", path=path, line=line)
+            key = (cell.name, row["protocol"])
+            if key in origin:
+                raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice: also at "
+                                  f"{origin[key]}", path=path, line=line)
+            origin[key] = f"{path}:{line}"
+            merged.setdefault(cell.name, []).append(
+                {**row, "source": row.get("source") or str(path)})
+    return merged
+
+
+def collect_results(cells: Sequence[Cell], out: str | Path,
+                    merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None
+                    ) -> List[Dict[str, Any]]:
     """One row per finished cell and protocol (one row with ``status`` for an unfinished
-    cell), as written to ``results.csv``."""
+    cell), as written to ``results.csv``. A cell not finished here takes its rows from
+    ``merged`` (:func:`read_merged_rows`) when they have it; a cell finished here keeps its own."""
     from .train.trainer import read_results
 
     rows: List[Dict[str, Any]] = []
     runs = Path(out) / "runs"
+    merged = merged or {}
     for c in cells:
         rd = runs / c.name
         base = {"cell": c.name, "dataset": c.dataset, "model": c.model, "model_name": c.model_name,
                 "variant": c.variant, "seed": c.seed}
         res_path = rd / "results.json"
+        if not res_path.exists() and c.name in merged:
+            rows.extend({**r, **base} for r in merged[c.name])
+            continue
         if not res_path.exists():
             status = "partial" if (rd / "config.yaml").exists() else "missing"
             rows.append({**base, "protocol": "", "status": status, "run_dir": f"runs/{c.name}"})
@@ -822,19 +899,21 @@ def _table_markdown(spec: ExperimentSpec, stats: _Stats, protocol: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path) -> List[Path]:
+def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
+                 merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None) -> List[Path]:
     """Write results.csv, summary.csv, significance.csv, the tables and (when the spec has
-    them) the ablation and sensitivity CSVs and plots. Returns the files written."""
+    them) the ablation and sensitivity CSVs and plots. Returns the files written. ``merged``:
+    rows of other experiments' results (:func:`read_merged_rows`) for cells not finished here."""
     from .io import atomic_write_text
 
     out = Path(out)
-    rows = collect_results(cells, out)
+    rows = collect_results(cells, out, merged)
     metric_cols = _metric_order(k for r in rows for k in r if "@" in k)
     files: List[Path] = []
     _write_csv(out / "results.csv", rows,
                ["cell", "dataset", "model", "model_name", "variant", "seed", "protocol", "status",
                 *metric_cols, "eval_rows", "best_epoch", "epochs_run", "train_seconds", "run_dir",
-                "config"])
+                "config"] + (["source"] if any(r.get("source") for r in rows) else []))
     files.append(out / "results.csv")
     stats = _Stats(rows)
     summary = stats.summary()

@@ -359,3 +359,122 @@ def test_selection_names_must_exist(demo_graph_dir, tmp_path, kw, message):
     with pytest.raises(ConfigError, match=message):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "out", log=quiet, **kw)
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------- --merge
+def test_merge_fills_unfinished_cells_without_training(finished, demo_graph_dir, tmp_path,
+                                                       count_training):
+    """A grid split in two (seed 1 here, seed 2 elsewhere): merging the other half's
+    results.csv reports all four cells, trains nothing, and the merged rows are the other
+    half's numbers, marked with their source."""
+    from lrdgraph.experiment import run_experiment
+
+    other, _ = finished
+    out = tmp_path / "half"
+    run_experiment(tiny_spec(demo_graph_dir), out, seeds=[1], log=quiet)
+    before = dict(count_training)
+    res = run_experiment(tiny_spec(demo_graph_dir), out, merge=[other / "results.csv"], log=quiet)
+    assert count_training == before and res["outcomes"] == []
+    rows = read_csv(out / "results.csv")
+    assert {r["status"] for r in rows} == {"done"} and len(rows) == 8
+    theirs = {(r["cell"], r["protocol"]): r for r in read_csv(other / "results.csv")}
+    for r in rows:
+        if r["seed"] == "2":
+            assert r["source"] == str(other / "results.csv")
+            assert r["NDCG@5"] == theirs[(r["cell"], r["protocol"])]["NDCG@5"]
+        else:
+            assert r["source"] == "" and (out / r["run_dir"] / "results.json").exists()
+    summary = {(r["model"], r["protocol"], r["metric"]): r for r in read_csv(out / "summary.csv")}
+    assert summary[("KDA", "sampled", "NDCG@5")]["n"] == "2"
+    # a merged table regenerated from its own results.csv keeps the merged rows
+    res = run_experiment(tiny_spec(demo_graph_dir), out, report_only=True,
+                         merge=[out / "results.csv"], log=quiet)
+    assert len([r for r in read_csv(out / "results.csv") if r["status"] == "done"]) == 8
+
+
+def test_merge_with_relative_graph_path_and_local_cells_win(finished, demo_graph_dir, tmp_path):
+    """A committed copy has the graph path rewritten; a cell finished here keeps its own rows."""
+    from lrdgraph.experiment import run_experiment
+
+    other, _ = finished
+    rows = read_csv(other / "results.csv")
+    for r in rows:
+        cfg = json.loads(r["config"])
+        cfg["data"]["graph"] = "g/demo"
+        r["config"] = json.dumps(cfg)
+        r["NDCG@5"] = "0.999"  # marks the copied rows
+    copy_path = tmp_path / "copy.csv"
+    with open(copy_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "half"
+    run_experiment(tiny_spec(demo_graph_dir), out, seeds=[1], log=quiet)
+    run_experiment(tiny_spec(demo_graph_dir), out, report_only=True, merge=[copy_path], log=quiet)
+    got = read_csv(out / "results.csv")
+    assert {r["NDCG@5"] == "0.999" for r in got if r["seed"] == "2"} == {True}
+    assert {r["NDCG@5"] == "0.999" for r in got if r["seed"] == "1"} == {False}
+
+
+def _rewrite(src, dst, edit):
+    rows = read_csv(src)
+    edit(rows)
+    with open(dst, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return dst
+
+
+def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp_path):
+    from lrdgraph.experiment import run_experiment
+
+    other, _ = finished
+    src = other / "results.csv"
+
+    def lr(rows):
+        cfg = json.loads(rows[2]["config"])
+        cfg["train"]["lr"] = 0.5
+        rows[2]["config"] = json.dumps(cfg)
+
+    with pytest.raises(ConfigError, match=r"copy\.csv:4: cell demo__KDA__default__seed2 .*train\.lr"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "a", report_only=True,
+                       merge=[_rewrite(src, tmp_path / "copy.csv", lr)], log=quiet)
+
+    def broken(rows):
+        rows[0]["config"] = "{not json"
+
+    with pytest.raises(ConfigError, match=r"bad\.csv:2: field 'config' .* not a JSON config"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "b", report_only=True,
+                       merge=[_rewrite(src, tmp_path / "bad.csv", broken)], log=quiet)
+    with pytest.raises(ConfigError, match="given twice"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "c", report_only=True,
+                       merge=[src, src], log=quiet)
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match=r"other\.csv:1: not an experiment's results\.csv"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "d", report_only=True,
+                       merge=[tmp_path / "other.csv"], log=quiet)
+    with pytest.raises(ConfigError, match="cannot read the results file"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "e", report_only=True,
+                       merge=[tmp_path / "nope.csv"], log=quiet)
+
+
+def test_merge_on_the_command_line(finished, demo_graph_dir, tmp_path):
+    """`lrdgraph experiment --dry-run --merge` lists merged cells; a bad file is one line, exit 2."""
+    from click.testing import CliRunner
+
+    from lrdgraph_cli.main import cli
+
+    other, _ = finished
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(demo_graph_dir)))
+    r = CliRunner().invoke(cli, ["experiment", str(spec), "--out", str(tmp_path / "o"),
+                                 "--dry-run", "--merge", str(other / "results.csv")])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("merged   demo__") == 4
+    assert "4 cells: 0 finished, 4 merged, 0 to resume, 0 new" in r.output
+    (tmp_path / "bad.csv").write_text("cell,seed\n")
+    r = CliRunner().invoke(cli, ["experiment", str(spec), "--out", str(tmp_path / "o"),
+                                 "--report-only", "--merge", str(tmp_path / "bad.csv")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "bad.csv:1: not an experiment's results.csv: no column protocol, status, config" in r.output
