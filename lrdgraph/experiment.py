@@ -974,12 +974,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+#: one colour per variant (ablation) or model (sensitivity), the same in every panel
+_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+
 def _plot_ablation(spec: ExperimentSpec, stats: _Stats, protocol: str, path: Path) -> Path:
     """Figure 2: per data set and metric, bars of each model under each ablation variant."""
     models, variants = list(spec.models), list(spec.ablation)
     fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
     width = 0.8 / max(len(variants), 1)
-    cmap = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+    cmap = _COLOURS
     for i, d in enumerate(spec.datasets):
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
@@ -1001,8 +1005,16 @@ def _plot_ablation(spec: ExperimentSpec, stats: _Stats, protocol: str, path: Pat
             if lo:  # zoom in on the differences, as the paper's bars do
                 top = ax.get_ylim()[1]
                 ax.set_ylim(max(0.0, min(lo) - 0.15 * (top - min(lo))), top)
+            else:
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no finished cell", ha="center", va="center",
+                        transform=ax.transAxes, color="0.4")
             ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize="small", loc="best")
+    # the legend from explicit patches: a panel without bars would give it no colours
+    from matplotlib.patches import Patch
+
+    axes[0][-1].legend(handles=[Patch(color=cmap[k % len(cmap)], label=v)
+                                for k, v in enumerate(variants)], fontsize="small", loc="best")
     fig.suptitle(f"{spec.name}: ablation ({protocol} protocol; mean ± std over seeds)")
     return _save(fig, path)
 
@@ -1015,7 +1027,7 @@ def _plot_sensitivity(spec: ExperimentSpec, stats: _Stats, key: str, protocol: s
     for i, d in enumerate(spec.datasets):
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
-            for m in spec.models:
+            for mi, m in enumerate(spec.models):
                 xs, ys, es = [], [], []
                 for x, val in enumerate(values):
                     vals = stats.get(d, m, sweep_name(key, val), protocol, metric)
@@ -1025,12 +1037,17 @@ def _plot_sensitivity(spec: ExperimentSpec, stats: _Stats, key: str, protocol: s
                         ys.append(mean)
                         es.append(0.0 if math.isnan(std) else std)
                 if xs:
-                    ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m)
+                    ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m,
+                                color=_COLOURS[mi % len(_COLOURS)])
             ax.set_xticks(range(len(values)), [_scalar_text(v) for v in values])
             ax.set_xlabel(key)
             ax.set_ylabel(metric)
             ax.set_title(f"{d}: {metric}")
             ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize="small", loc="best")
+    from matplotlib.lines import Line2D
+
+    axes[0][-1].legend(handles=[Line2D([], [], color=_COLOURS[mi % len(_COLOURS)], marker="o",
+                                       label=m) for mi, m in enumerate(spec.models)],
+                       fontsize="small", loc="best")
     fig.suptitle(f"{spec.name}: sensitivity to {key} ({protocol} protocol; mean ± std over seeds)")
     return _save(fig, path)

@@ -118,3 +118,45 @@ def test_dry_run_with_a_selection_lists_only_those_cells(grid):
     bad = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
                                    "--dry-run", "--model", "SASRec"])
     assert bad.exit_code == 2 and "model SASRec not in the spec; it has GRU4Rec" in bad.output
+
+
+def test_legends_keep_their_colours_when_a_panel_is_empty(tmp_path, monkeypatch):
+    """The legend sits on the first row's last panel; with no finished cell there it still
+    shows every variant (model) in the colour its bars (lines) have in the other panels."""
+    import lrdgraph.experiment as ex
+    from matplotlib.colors import to_hex
+
+    spec = ex.load_spec({"name": "two", "datasets": {"A": str(tmp_path / "a"), "B": str(tmp_path / "b")},
+                         "models": {"M1": "gru4rec", "M2": "caser"}, "seeds": [1],
+                         "variants": {"v1": [], "v2": ["model.hidden_size=8"]},
+                         "ablation": {"variants": ["v1", "v2"]},
+                         "sensitivity": {"train.lr": [0.001, 0.01]},
+                         "report": {"protocols": ["sampled"], "metrics": ["NDCG@5"]}})
+    rows = [{"status": "done", "dataset": "B", "model": m, "variant": v, "protocol": "sampled",
+             "seed": 1, "NDCG@5": 0.1 * (k + 1)}
+            for k, (m, v) in enumerate([(m, v) for m in ("M1", "M2")
+                                        for v in ("v1", "v2", "train.lr=0.001", "train.lr=0.01")])]
+    stats = ex._Stats(rows)
+    figs = []
+    monkeypatch.setattr(ex, "_save", lambda fig, path: figs.append(fig) or path)
+    ex._plot_ablation(spec, stats, "sampled", tmp_path / "a.png")
+    ex._plot_sensitivity(spec, stats, "train.lr", "sampled", tmp_path / "s.png")
+    # ablation: legend on the empty panel of data set A names both variants, in two colours,
+    # each the colour of that variant's bars in data set B's panel
+    from matplotlib.container import BarContainer
+
+    (legend,) = [ax.get_legend() for ax in figs[0].axes if ax.get_legend()]
+    assert "A:" in legend.axes.get_title() and not legend.axes.patches  # an empty panel
+    labels = [t.get_text() for t in legend.get_texts()]
+    colours = [to_hex(h.get_facecolor()) for h in legend.legend_handles]
+    assert labels == ["v1", "v2"] and len(set(colours)) == 2
+    b_panel = figs[0].axes[-1]
+    assert [to_hex(c.patches[0].get_facecolor()) for c in b_panel.containers
+            if isinstance(c, BarContainer)] == colours
+    # sensitivity: the same for the models' lines
+    (legend,) = [ax.get_legend() for ax in figs[1].axes if ax.get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == ["M1", "M2"]
+    colours = [to_hex(h.get_color()) for h in legend.legend_handles]
+    assert len(set(colours)) == 2
+    assert [(c.get_label(), to_hex(c.lines[0].get_color())) for c in figs[1].axes[-1].containers
+            ] == list(zip(["M1", "M2"], colours))
