@@ -23,7 +23,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-__all__ = ["init_from_env", "world", "rank", "is_main", "shard", "gather_cat", "LossModule",
+__all__ = ["init_from_env", "shutdown", "world", "rank", "is_main", "shard", "gather_cat", "LossModule",
            "barrier", "first_failing_rank", "broadcast_text"]
 
 
@@ -37,6 +37,20 @@ def init_from_env(device_name: str) -> None:
     if use_cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    # Leave the group before the interpreter shuts down: a gloo group still alive then can
+    # abort the process at exit ("terminate called without an active exception", exit -6)
+    # after its work is done, which torchrun reports as a failed run.
+    import atexit
+
+    atexit.register(shutdown)
+
+
+def shutdown() -> None:
+    """Destroy this process's group (at exit; a no-op without one)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def world() -> int:
