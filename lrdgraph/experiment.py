@@ -424,6 +424,22 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> Optional[str]:
     return None if a == b else f"{prefix.rstrip('.')} (run has {a!r}, spec gives {b!r})"
 
 
+def _config_difference(stored: Any, wanted: Dict[str, Any], *, ignore_graph: bool = False
+                       ) -> Optional[str]:
+    """The first difference between a finished run's config (``stored``, as read back) and the
+    config the spec gives its cell, less runtime and inert settings; a setting added to
+    lrdgraph after the run was made counts with its default. ``ignore_graph`` leaves out
+    ``data.graph`` (the same graph lies elsewhere on another machine)."""
+    if isinstance(stored, dict):
+        stored = with_current_defaults(stored)
+    a, b = _without_inert(_without_runtime(stored)), _without_inert(_without_runtime(wanted))
+    if ignore_graph:
+        for cfg in (a, b):
+            if isinstance(cfg.get("data"), dict):
+                cfg["data"].pop("graph", None)
+    return _first_difference(a, b)
+
+
 def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
     """``done`` (results.json), ``partial`` (run directory with config, no results: resumed),
     or ``new`` per cell name. Raises ConfigError when a cell's run directory holds another
@@ -437,12 +453,7 @@ def cell_states(cells: Sequence[Cell], out: str | Path) -> Dict[str, str]:
         if not cfg_path.exists():
             states[c.name] = "new"
             continue
-        stored = _read_yaml(cfg_path)
-        if isinstance(stored, dict):
-            # a setting added to lrdgraph after the run was made: the run used its default
-            stored = with_current_defaults(stored)
-        diff = _first_difference(_without_inert(_without_runtime(stored)),
-                                 _without_inert(_without_runtime(c.config)))
+        diff = _config_difference(_read_yaml(cfg_path), c.config)
         if diff is not None:
             conflicts.append(f"{c.name}: {diff}")
         states[c.name] = "done" if (rd / "results.json").exists() else "partial"
@@ -693,11 +704,7 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             if str(row["seed"]) != str(cell.seed):
                 raise ConfigError(f"cell {cell.name} has seed {row['seed']!r}, the grid gives "
                                   f"{cell.seed}", path=path, line=line)
-            a = _without_inert(_without_runtime(with_current_defaults(stored)))
-            b = _without_inert(_without_runtime(_normalise(cell.config)))
-            for cfg in (a, b):
-                cfg.get("data", {}).pop("graph", None)
-            diff = _first_difference(a, b)
+            diff = _config_difference(stored, _normalise(cell.config), ignore_graph=True)
             if diff is not None:
                 raise ConfigError(f"cell {cell.name} was made with another configuration than "
                                   f"the spec gives now: {diff}", path=path, line=line)
@@ -983,7 +990,6 @@ def _plot_ablation(spec: ExperimentSpec, stats: _Stats, protocol: str, path: Pat
     models, variants = list(spec.models), list(spec.ablation)
     fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
     width = 0.8 / max(len(variants), 1)
-    cmap = _COLOURS
     for i, d in enumerate(spec.datasets):
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
@@ -998,7 +1004,7 @@ def _plot_ablation(spec: ExperimentSpec, stats: _Stats, protocol: str, path: Pat
                         ys.append(mean)
                         es.append(0.0 if math.isnan(std) else std)
                         lo.append(mean - es[-1])
-                ax.bar(xs, ys, width, yerr=es, capsize=2, label=v, color=cmap[k % len(cmap)])
+                ax.bar(xs, ys, width, yerr=es, capsize=2, label=v, color=_COLOURS[k % len(_COLOURS)])
             ax.set_xticks(range(len(models)), models)
             ax.set_title(f"{d}: {metric}")
             ax.set_ylabel(metric)
@@ -1013,7 +1019,7 @@ def _plot_ablation(spec: ExperimentSpec, stats: _Stats, protocol: str, path: Pat
     # the legend from explicit patches: a panel without bars would give it no colours
     from matplotlib.patches import Patch
 
-    axes[0][-1].legend(handles=[Patch(color=cmap[k % len(cmap)], label=v)
+    axes[0][-1].legend(handles=[Patch(color=_COLOURS[k % len(_COLOURS)], label=v)
                                 for k, v in enumerate(variants)], fontsize="small", loc="best")
     fig.suptitle(f"{spec.name}: ablation ({protocol} protocol; mean ± std over seeds)")
     return _save(fig, path)
