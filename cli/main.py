@@ -368,9 +368,10 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
               help="Train nothing; rewrite results.csv, tables and figures from finished cells.")
 @click.option("--overwrite", is_flag=True, help="Delete --out and start the experiment afresh.")
 @click.option("--merge", "merge", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Another run's results.csv of the same spec (another machine, an earlier "
-                   "session, a committed copy): its finished cells fill the report's unfinished "
-                   "ones and are not trained (repeatable).")
+              help="Another run's results.csv (another machine, an earlier session, a "
+                   "committed copy): its finished cells fill the report's unfinished ones and "
+                   "are not trained; rows of another spec fill the cells whose configuration "
+                   "they equal (repeatable).")
 @handle_errors
 def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides, models,
                    datasets, seeds, dry_run: bool, report_only: bool, overwrite: bool,

@@ -575,6 +575,10 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             shutil.rmtree(out)
         states = cell_states(cells, out)
         out.mkdir(parents=True, exist_ok=True)
+        # written by --report-only too: the directory is then an experiment that a later
+        # command may rewrite or resume
+        atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False,
+                                                            allow_unicode=True))
         if not report_only:
             todo = [c for c in cells if states[c.name] != "done" and c.name in chosen
                     and c.name not in merged]
@@ -584,8 +588,6 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
                                                              if spec.datasets[d].build else "")
                          for d in missing]
                 raise ConfigError("graph directory not found for " + "; ".join(hints), path=spec.source)
-            atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False,
-                                                                allow_unicode=True))
             done = sum(states[c.name] == "done" for c in cells)
             skipped = "" if len(chosen) == len(cells) else \
                 f"; {len(cells) - len(chosen)} outside the selection left alone"
@@ -668,15 +670,25 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
     """The finished rows of other experiments' ``results.csv`` files (``--merge``), by cell name,
     for the cells of this grid: a grid split over machines or sessions is reported as one.
 
-    Every merged row must carry the configuration the spec now gives its cell (compared as
-    :func:`cell_states` compares a run directory, less ``data.graph``: the same graph lies
-    elsewhere on another machine); a row of a cell outside this grid is ignored. The rows keep
-    their own ``run_dir`` and get ``source`` (the file they came from, unless they already
-    name one). Raises ConfigError naming the file and line of a malformed or conflicting row,
-    and when two files give the same cell and protocol."""
+    A row fills the cell of the same name. Every such row must carry the configuration the
+    spec now gives its cell (compared as :func:`cell_states` compares a run directory, less
+    ``data.graph``: the same graph lies elsewhere on another machine). A row of a cell this
+    grid does not have (another spec's results, for example Table 3's KDA for the ablation's
+    "vanilla") fills every cell of the same data set label and seed whose configuration it
+    equals, and is ignored otherwise; its ``source`` then names the cell it was. A cell given
+    by name keeps those rows over rows matched by configuration. The rows keep their own
+    ``run_dir`` and get ``source`` (the file they came from, unless they already name one).
+    Raises ConfigError naming the file and line of a malformed or conflicting row, and when
+    two rows give the same cell and protocol (rows matched by configuration only when their
+    numbers differ)."""
     by_name = {c.name: c for c in cells}
+    by_key: Dict[Tuple[str, str], List[Cell]] = {}
+    for c in cells:
+        by_key.setdefault((c.dataset, str(c.seed)), []).append(c)
     merged: Dict[str, List[Dict[str, Any]]] = {}
     origin: Dict[Tuple[str, str], str] = {}
+    # rows matched by configuration, kept apart until every file is read: named rows win
+    matched: Dict[Tuple[str, str], Tuple[Dict[str, Any], str]] = {}
     for path in paths:
         path = Path(path)
         try:
@@ -691,16 +703,32 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
                               path=path, line=1)
         for row in reader:
             line = reader.line_num
-            if row.get("status") != "done" or row["cell"] not in by_name:
+            if row.get("status") != "done":
                 continue
-            cell = by_name[row["cell"]]
+            named = by_name.get(row["cell"])
+            candidates = [named] if named else by_key.get((row.get("dataset", ""), str(row["seed"])), [])
+            if not candidates:
+                continue
             try:
                 stored = json.loads(row["config"])
                 if not isinstance(stored, dict):
                     raise ValueError("not an object")
             except ValueError as exc:
-                raise ConfigError(f"field 'config' of cell {cell.name} is not a JSON config "
+                raise ConfigError(f"field 'config' of cell {row['cell']} is not a JSON config "
                                   f"({exc})", path=path, line=line) from None
+            where = f"{path}:{line}"
+            if named is None:
+                for cell in candidates:
+                    if _config_difference(stored, _normalise(cell.config), ignore_graph=True) is None:
+                        key = (cell.name, row["protocol"])
+                        if key in matched and not _same_numbers(matched[key][0], row):
+                            raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice, "
+                                              f"with other numbers: also at {matched[key][1]}",
+                                              path=path, line=line)
+                        src = row.get("source") or str(path)
+                        matched.setdefault(key, ({**row, "source": f"{src} ({row['cell']})"}, where))
+                continue
+            cell = named
             if str(row["seed"]) != str(cell.seed):
                 raise ConfigError(f"cell {cell.name} has seed {row['seed']!r}, the grid gives "
                                   f"{cell.seed}", path=path, line=line)
@@ -712,10 +740,20 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             if key in origin:
                 raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice: also at "
                                   f"{origin[key]}", path=path, line=line)
-            origin[key] = f"{path}:{line}"
+            origin[key] = where
             merged.setdefault(cell.name, []).append(
                 {**row, "source": row.get("source") or str(path)})
+    given = {name for name, _ in origin}
+    for (name, _protocol), (row, _where) in matched.items():
+        if name not in given:
+            merged.setdefault(name, []).append(row)
     return merged
+
+
+def _same_numbers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two results rows report the same metrics (the same run, merged twice)."""
+    keys = [k for k in a if k.startswith(("HR@", "NDCG@"))]
+    return bool(keys) and all(a.get(k) == b.get(k) for k in keys)
 
 
 def collect_results(cells: Sequence[Cell], out: str | Path,

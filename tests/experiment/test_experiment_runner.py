@@ -459,6 +459,57 @@ def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp
                        merge=[tmp_path / "nope.csv"], log=quiet)
 
 
+def test_merge_matches_another_specs_cells_by_configuration(finished, demo_graph_dir, tmp_path,
+                                                          count_training):
+    """An ablation grid takes its "vanilla" and "full LRD" cells from a Table-3 grid's KDA and
+    KDA_LRD rows (same configuration, other cell names); a variant no row matches stays
+    unfinished, and so does another data set label with the same configuration."""
+    from lrdgraph.experiment import run_experiment
+
+    other, _ = finished
+    src = other / "results.csv"
+    ablation = tiny_spec(demo_graph_dir, models={"KDA": "kda"},
+                         variants={"vanilla": ["lrd.enabled=false"], "w/o KGE": ["kge.enabled=false"],
+                                   "full LRD": []})
+    out = tmp_path / "abl"
+    before = dict(count_training)
+    run_experiment(ablation, out, report_only=True, merge=[src, src], log=quiet)
+    assert count_training == before
+    theirs = {(r["cell"], r["protocol"]): r for r in read_csv(src)}
+    rows = read_csv(out / "results.csv")
+    done = {(r["cell"], r["protocol"]): r for r in rows if r["status"] == "done"}
+    assert len(done) == 8
+    for seed in (1, 2):
+        for variant, model in (("vanilla", "KDA"), ("full-LRD", "KDA_LRD")):
+            for protocol in ("sampled", "full"):
+                r = done[(f"demo__KDA__{variant}__seed{seed}", protocol)]
+                mine = theirs[(f"demo__{model}__default__seed{seed}", protocol)]
+                assert r["NDCG@5"] == mine["NDCG@5"] and r["variant"] == variant.replace("-", " ")
+                assert r["source"] == f"{src} (demo__{model}__default__seed{seed})"
+    assert {r["status"] for r in rows if "w-o-KGE" in r["cell"]} == {"missing"}
+    # a cell given by name keeps its own rows over rows matched by configuration
+    def mark(rows):
+        for r in rows:
+            r["NDCG@5"] = "0.999"
+    copy = _rewrite(out / "results.csv", tmp_path / "abl_copy.csv", mark)
+    run_experiment(ablation, out, report_only=True, merge=[src, copy], log=quiet)
+    assert {r["NDCG@5"] for r in read_csv(out / "results.csv") if r["status"] == "done"} == {"0.999"}
+
+    # two different runs of one configuration cannot both fill a cell
+    def change(rows):
+        for r in rows:
+            r["cell"] = r["cell"].replace("default", "again")
+            r["NDCG@5"] = "0.5"
+    with pytest.raises(ConfigError, match=r"again\.csv:\d+: cell demo__KDA__vanilla__seed1 .*given "
+                                          r"twice, with other numbers"):
+        run_experiment(ablation, tmp_path / "abl2", report_only=True,
+                       merge=[src, _rewrite(src, tmp_path / "again.csv", change)], log=quiet)
+    # the data set label must match too
+    relabelled = dict(ablation, datasets={"other": str(demo_graph_dir)})
+    run_experiment(relabelled, tmp_path / "abl3", report_only=True, merge=[src], log=quiet)
+    assert {r["status"] for r in read_csv(tmp_path / "abl3" / "results.csv")} == {"missing"}
+
+
 def test_merge_on_the_command_line(finished, demo_graph_dir, tmp_path):
     """`lrdgraph experiment --dry-run --merge` lists merged cells; a bad file is one line, exit 2."""
     from click.testing import CliRunner
