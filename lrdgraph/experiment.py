@@ -682,6 +682,7 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
     two rows give the same cell and protocol (rows matched by configuration only when their
     numbers differ)."""
     by_name = {c.name: c for c in cells}
+    wanted = {c.name: _normalise(c.config) for c in cells}  # as a run's config reads back
     by_key: Dict[Tuple[str, str], List[Cell]] = {}
     for c in cells:
         by_key.setdefault((c.dataset, str(c.seed)), []).append(c)
@@ -706,7 +707,8 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             if row.get("status") != "done":
                 continue
             named = by_name.get(row["cell"])
-            candidates = [named] if named else by_key.get((row.get("dataset", ""), str(row["seed"])), [])
+            candidates = [named] if named else by_key.get((row.get("dataset", ""),
+                                                           str(row["seed"])), [])
             if not candidates:
                 continue
             try:
@@ -719,7 +721,7 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             where = f"{path}:{line}"
             if named is None:
                 for cell in candidates:
-                    if _config_difference(stored, _normalise(cell.config), ignore_graph=True) is None:
+                    if _config_difference(stored, wanted[cell.name], ignore_graph=True) is None:
                         key = (cell.name, row["protocol"])
                         if key in matched and not _same_numbers(matched[key][0], row):
                             raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice, "
@@ -732,7 +734,7 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             if str(row["seed"]) != str(cell.seed):
                 raise ConfigError(f"cell {cell.name} has seed {row['seed']!r}, the grid gives "
                                   f"{cell.seed}", path=path, line=line)
-            diff = _config_difference(stored, _normalise(cell.config), ignore_graph=True)
+            diff = _config_difference(stored, wanted[cell.name], ignore_graph=True)
             if diff is not None:
                 raise ConfigError(f"cell {cell.name} was made with another configuration than "
                                   f"the spec gives now: {diff}", path=path, line=line)

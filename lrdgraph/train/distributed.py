@@ -17,14 +17,15 @@ backend is NCCL and each process takes the GPU of its ``LOCAL_RANK``.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Dict, Optional
 
 import torch
 from torch import Tensor
 
-__all__ = ["init_from_env", "shutdown", "world", "rank", "is_main", "shard", "gather_cat", "LossModule",
-           "barrier", "first_failing_rank", "broadcast_text"]
+__all__ = ["init_from_env", "shutdown", "world", "rank", "is_main", "shard", "gather_cat",
+           "LossModule", "barrier", "first_failing_rank", "broadcast_text"]
 
 
 def init_from_env(device_name: str) -> None:
@@ -40,8 +41,6 @@ def init_from_env(device_name: str) -> None:
     # Leave the group before the interpreter shuts down: a gloo group still alive then can
     # abort the process at exit ("terminate called without an active exception", exit -6)
     # after its work is done, which torchrun reports as a failed run.
-    import atexit
-
     atexit.register(shutdown)
 
 
