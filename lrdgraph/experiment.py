@@ -827,6 +827,20 @@ def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]
     return p, len(seeds)
 
 
+def paired_improvement(a: Dict[int, float], b: Dict[int, float]
+                       ) -> Tuple[float, float, float, float, int]:
+    """Relative improvement of ``a`` over ``b`` on the seeds both have, so that a row with
+    more finished seeds than the other does not compare different seed sets:
+    ``(improvement, p_value, mean_a, mean_b, n_pairs)``; NaNs when no seed is shared."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return float("nan"), float("nan"), float("nan"), float("nan"), 0
+    ma = sum(a[s] for s in seeds) / len(seeds)
+    mb = sum(b[s] for s in seeds) / len(seeds)
+    p, n = paired_t_test(a, b)
+    return ((ma - mb) / mb if mb else float("nan")), p, ma, mb, n
+
+
 class _Stats:
     """Per (dataset, model, variant, protocol, metric): the values by seed."""
 
@@ -870,12 +884,10 @@ def _significance_rows(spec: ExperimentSpec, stats: _Stats) -> List[Dict[str, An
                         a, b = stats.get(d, label, v, p, metric), stats.get(d, base, v, p, metric)
                         if not a or not b:
                             continue
-                        ma, mb = _mean_std(list(a.values()))[0], _mean_std(list(b.values()))[0]
-                        pval, n = paired_t_test(a, b)
+                        rel, pval, ma, mb, n = paired_improvement(a, b)
                         rows.append({"dataset": d, "variant": v, "protocol": p, "metric": metric,
                                      "model": label, "baseline": base, "mean": ma, "baseline_mean": mb,
-                                     "improvement": (ma - mb) / mb if mb else float("nan"),
-                                     "p_value": pval, "n_pairs": n})
+                                     "improvement": rel, "p_value": pval, "n_pairs": n})
     return rows
 
 
@@ -907,13 +919,19 @@ def format_table(spec: ExperimentSpec, stats: _Stats, protocol: str, variant: st
             text = _fmt(mean, std)
             mark = ""
             if paired and (base, d, m) in means:
-                bmean = means[(base, d, m)][0]
-                pval, _ = paired_t_test(stats.get(d, label, variant, protocol, m),
-                                        stats.get(d, base, variant, protocol, m))
-                if not math.isnan(pval) and mean > bmean:
+                a = stats.get(d, label, variant, protocol, m)
+                b = stats.get(d, base, variant, protocol, m)
+                rel, pval, _, _, n_pairs = paired_improvement(a, b)
+                if not math.isnan(pval) and rel > 0:
                     mark = "‡" if pval <= 0.01 else "†" if pval <= 0.05 else ""
-                rel = f"{(mean - bmean) / bmean * 100:+.2f}%" if bmean else "n/a"
-                improv.append(rel + ("" if math.isnan(pval) else f" (p={pval:.3g})"))
+                if n_pairs == 0:
+                    improv.append("no shared seed")
+                else:
+                    text_rel = "n/a" if math.isnan(rel) else f"{rel * 100:+.2f}%"
+                    notes = [] if math.isnan(pval) else [f"p={pval:.3g}"]
+                    if n_pairs < max(len(a), len(b)):  # the rows' means cover other seeds too
+                        notes.append(f"{n_pairs} paired seed{'s' if n_pairs > 1 else ''}")
+                    improv.append(text_rel + (f" ({', '.join(notes)})" if notes else ""))
             elif paired:
                 improv.append("–")
             if best.get((d, m)) == mean:
@@ -934,9 +952,10 @@ def _table_markdown(spec: ExperimentSpec, stats: _Stats, protocol: str) -> str:
              f"Protocol `{protocol}`: {what}. Mean ± sample standard deviation over seeds "
              f"({seeds}; a cell with fewer finished seeds shows their number n); **bold**: best "
              f"mean of the column. Improv.: relative improvement of the "
-             f"mean of each `*{LRD_SUFFIX}` row over its vanilla row, with the p-value of a "
-             "two-sided paired t-test over seeds (scipy.stats.ttest_rel); ‡ p ≤ 0.01, † p ≤ 0.05 "
-             "on the improved row. –: no finished cell.", ""]
+             f"mean of each `*{LRD_SUFFIX}` row over its vanilla row on the seeds both have "
+             "(their number is given when the rows' own means cover more), with the p-value of a "
+             "two-sided paired t-test over those seeds (scipy.stats.ttest_rel); ‡ p ≤ 0.01, "
+             "† p ≤ 0.05 on the improved row. –: no finished cell.", ""]
     many = len(spec.variants) > 1
     for v, sets in spec.variants.items():
         if many:

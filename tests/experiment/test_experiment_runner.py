@@ -137,6 +137,37 @@ def test_table_layout_and_numbers_match_results_csv(finished, protocol):
     assert all(r["model"] == "KDA_LRD" and r["baseline"] == "KDA" and r["n_pairs"] == "2" for r in sig)
 
 
+
+def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
+    """A vanilla row with four seeds against an LRD row with one: the Improv. cell and
+    significance.csv compare seed 2019 alone (not the four-seed mean), and say so."""
+    from lrdgraph.experiment import _significance_rows, _Stats, format_table, load_spec
+
+    spec = load_spec({"name": "t", "datasets": {"demo": str(demo_graph_dir)},
+                      "models": {"RCF": "rcf", "RCF_LRD": "rcf", "KDA": "kda", "KDA_LRD": "kda"},
+                      "seeds": [2019, 2020, 2021, 2022], "report": {"metrics": ["HR@5"]}})
+
+    def row(model, seed, value):
+        return {"status": "done", "dataset": "demo", "model": model, "variant": "default",
+                "protocol": "sampled", "seed": seed, "HR@5": value}
+
+    rows = [row("RCF", 2019, 0.50), row("RCF", 2020, 0.40), row("RCF", 2021, 0.40),
+            row("RCF", 2022, 0.40), row("RCF_LRD", 2019, 0.55),
+            # disjoint seeds: nothing to compare
+            row("KDA", 2019, 0.50), row("KDA_LRD", 2020, 0.60)]
+    stats = _Stats(rows)
+    _, body = parse_table("\n".join(format_table(spec, stats, "sampled", "default")))
+    cells = {r[0]: r[1] for r in body if r[0] != "Improv."}
+    improv = [r[1] for r in body if r[0] == "Improv."]
+    assert cells["RCF"] == "0.4250 ± 0.0500"  # the row itself keeps all four of its seeds
+    # +10.00 % on seed 2019 (0.55 against 0.50), not +29.41 % against the four-seed mean
+    assert improv == ["+10.00% (1 paired seed)", "no shared seed"]
+    sig = {r["model"]: r for r in _significance_rows(spec, stats)}
+    assert sig["RCF_LRD"]["n_pairs"] == 1
+    assert sig["RCF_LRD"]["baseline_mean"] == pytest.approx(0.50)
+    assert sig["RCF_LRD"]["improvement"] == pytest.approx(0.10)
+    assert sig["KDA_LRD"]["n_pairs"] == 0 and math.isnan(sig["KDA_LRD"]["improvement"])
+
 def test_summary_csv(finished):
     out, _ = finished
     summary = read_csv(out / "summary.csv")
