@@ -6,7 +6,7 @@ Usage:
 
 Below the tables, each LRD group is set against the vanilla group of the same model and data
 set, over the seeds both have: the relative change of the mean and a two-sided paired t-test
-(``lrdgraph.experiment.paired_t_test``).
+(``lrdgraph.experiment.paired_improvement``).
 
 ``--versus A B`` adds the same comparison between any two variants: each group whose label
 contains A against the group whose label has B in its place (``--versus 'K=1,' 'K=5,'``: one
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from lrdgraph.experiment import paired_t_test
+from lrdgraph.experiment import paired_improvement
 
 METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
 
@@ -136,10 +136,9 @@ def print_comparisons(groups: dict, partner, title: str) -> None:
                 continue
             cells = []
             for m in METRICS:
-                va, vb = {s: a[s][m] for s in seeds}, {s: b[s][m] for s in seeds}
-                ma, mb = statistics.mean(va.values()), statistics.mean(vb.values())
-                p, n = paired_t_test(va, vb)
-                cells.append(f"{(ma - mb) / mb * 100:+.1f} %" + ("" if n < 2 else f" (p={p:.3f})"))
+                rel, p, _, _, n = paired_improvement({s: a[s][m] for s in seeds},
+                                                     {s: b[s][m] for s in seeds})
+                cells.append(f"{rel * 100:+.1f} %" + ("" if n < 2 else f" (p={p:.3f})"))
             lines.append(f"| {proto} | {data} | {name} vs {base} | {', '.join(map(str, seeds))} | "
                          + " | ".join(cells) + " |")
     if lines:

@@ -10,7 +10,7 @@ both protocols, HR/NDCG at 5 and 10) under LABEL, with the run directory's name 
 ``source``; a (model, seed, protocol, metric) already in the table is refused. Without
 ``--add`` the script prints, per protocol, each model's mean ± std over its seeds, and for
 ``--versus A B`` the relative change of A's mean over B's and the two-sided paired t-test over
-the seeds both have (``lrdgraph.experiment.paired_t_test``), per metric.
+the seeds both have (``lrdgraph.experiment.paired_improvement``), per metric.
 
 It exists for results whose run directories are gone but whose per-seed numbers were recorded
 (``docs/results.md`` keeps per-seed tables): such rows say where they were transcribed from in
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from lrdgraph.experiment import paired_t_test
+from lrdgraph.experiment import paired_improvement
 
 COLUMNS = ["model", "seed", "protocol", "metric", "value", "source"]
 METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
@@ -102,15 +102,12 @@ def report(path: Path, versus: list[tuple[str, str]]) -> None:
         for a, b in versus:
             cells = []
             for m in metrics:
-                va, vb = vals.get((a, proto, m), {}), vals.get((b, proto, m), {})
-                seeds = sorted(set(va) & set(vb))
-                if not seeds:
+                rel, p, _, _, n = paired_improvement(vals.get((a, proto, m), {}),
+                                                     vals.get((b, proto, m), {}))
+                if n == 0:
                     cells.append("–")
                     continue
-                ma = statistics.mean(va[s] for s in seeds)
-                mb = statistics.mean(vb[s] for s in seeds)
-                p, n = paired_t_test({s: va[s] for s in seeds}, {s: vb[s] for s in seeds})
-                cells.append(f"{(ma - mb) / mb * 100:+.1f} %" + (f" (p={p:.3f}, n={n})" if n > 1 else ""))
+                cells.append(f"{rel * 100:+.1f} %" + (f" (p={p:.3f}, n={n})" if n > 1 else ""))
             print(f"| {a} vs {b}, paired | " + " | ".join(cells) + " |")
 
 
