@@ -363,6 +363,9 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
 @click.option("--seed", "seeds", multiple=True, type=SEED,
               help="Train only this seed of the grid (repeatable). The report still covers "
               "every finished cell; a later run without these filters resumes the rest.")
+@click.option("--variant", "variants", multiple=True, metavar="NAME",
+              help="Train only this variant of the grid (an ablation name such as 'w/o KGE', "
+              "or a sweep value such as 'lrd.lambda=0.1'; repeatable).")
 @click.option("--dry-run", is_flag=True, help="List the cells and their state; run nothing.")
 @click.option("--report-only", is_flag=True,
               help="Train nothing; rewrite results.csv, tables and figures from finished cells.")
@@ -374,7 +377,7 @@ def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
                    "they equal (repeatable).")
 @handle_errors
 def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], overrides, models,
-                   datasets, seeds, dry_run: bool, report_only: bool, overwrite: bool,
+                   datasets, seeds, variants, dry_run: bool, report_only: bool, overwrite: bool,
                    merge: Tuple[Path, ...]) -> None:
     """Run the grid of SPEC (models x data sets x variants x seeds) into --out and write the
     paper's tables and figures. Finished cells are kept; interrupted ones resume. The spec
@@ -388,7 +391,7 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
     parsed = load_spec(spec, extra_set=overrides)
     if dry_run:
         cells = select_cells(parsed, plan_cells(parsed), models=models, datasets=datasets,
-                             seeds=seeds)
+                             seeds=seeds, variants=variants)
         states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
         merged = read_merged_rows(cells, merge) if merge else {}
         states = {k: "merged" if v != "done" and k in merged else v for k, v in states.items()}
@@ -402,7 +405,7 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
         return
     res = run_experiment(parsed, out, jobs=jobs, threads=threads, overwrite=overwrite,
                          report_only=report_only, models=models, datasets=datasets, seeds=seeds,
-                         merge=merge)
+                         variants=variants, merge=merge)
     for f in res["files"]:
         click.echo(f"wrote {f}")
 

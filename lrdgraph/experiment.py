@@ -356,19 +356,22 @@ def plan_cells(spec: ExperimentSpec) -> List[Cell]:
 
 
 def select_cells(spec: ExperimentSpec, cells: Sequence[Cell], *, models: Sequence[str] = (),
-                 datasets: Sequence[str] = (), seeds: Sequence[int] = ()) -> List[Cell]:
-    """The cells matching every given filter (row labels, data set names, seeds; an empty
-    filter matches all). A name or seed that is not in the spec is an error, so a typo does not
-    silently select nothing."""
+                 datasets: Sequence[str] = (), seeds: Sequence[int] = (),
+                 variants: Sequence[str] = ()) -> List[Cell]:
+    """The cells matching every given filter (row labels, data set names, seeds, variant names
+    such as ``w/o KGE`` or a sweep's ``lrd.lambda=0.1``; an empty filter matches all). A name or
+    seed that is not in the spec is an error, so a typo does not silently select nothing."""
     for what, given, known in (("model", models, list(spec.models)),
                                ("dataset", datasets, list(spec.datasets)),
-                               ("seed", seeds, list(spec.seeds))):
+                               ("seed", seeds, list(spec.seeds)),
+                               ("variant", variants, list(spec.variants))):
         bad = [str(g) for g in given if g not in known]
         if bad:
             raise ConfigError(f"{what} {', '.join(bad)} not in the spec; it has "
                               + ", ".join(str(k) for k in known), path=spec.source)
     return [c for c in cells if (not models or c.model in models)
-            and (not datasets or c.dataset in datasets) and (not seeds or c.seed in seeds)]
+            and (not datasets or c.dataset in datasets) and (not seeds or c.seed in seeds)
+            and (not variants or c.variant in variants)]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -536,7 +539,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
                    threads: Optional[int] = None, extra_set: Sequence[str] = (),
                    overwrite: bool = False, report_only: bool = False,
                    models: Sequence[str] = (), datasets: Sequence[str] = (),
-                   seeds: Sequence[int] = (), merge: Sequence[str | Path] = (),
+                   seeds: Sequence[int] = (), variants: Sequence[str] = (),
+                   merge: Sequence[str | Path] = (),
                    log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
     """Run every unfinished cell of ``spec`` into ``out`` and write the report.
 
@@ -544,7 +548,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     or in an earlier session, or a committed copy); their finished cells fill the report's
     cells that are not finished here (:func:`read_merged_rows`). Merged cells are not trained.
 
-    ``models`` / ``datasets`` / ``seeds`` (row labels, data set names, seeds) restrict the
+    ``models`` / ``datasets`` / ``seeds`` / ``variants`` (row labels, data set names, seeds,
+    variant names) restrict the
     cells trained now to a slice of the grid (:func:`select_cells`); the report always covers
     every finished cell, and a later run without them resumes the rest.
 
@@ -566,7 +571,7 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     cells = plan_cells(spec)
     merged = read_merged_rows(cells, merge) if merge else {}
     chosen = {c.name for c in select_cells(spec, cells, models=models, datasets=datasets,
-                                           seeds=seeds)}
+                                           seeds=seeds, variants=variants)}
     from .io import DirLock, atomic_write_text
 
     outcomes: List[Dict[str, Any]] = []

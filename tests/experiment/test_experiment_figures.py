@@ -120,6 +120,25 @@ def test_dry_run_with_a_selection_lists_only_those_cells(grid):
     assert bad.exit_code == 2 and "model SASRec not in the spec; it has GRU4Rec" in bad.output
 
 
+def test_variant_selection_names_an_ablation_or_a_sweep_value(grid):
+    """--variant picks cells by variant name: an ablation variant or one value of a sweep."""
+    from lrdgraph_cli.main import cli
+
+    out, _, _ = grid
+    res = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
+                                   "--dry-run", "--variant", "train.lr=0.01",
+                                   "--variant", "narrow"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines() == ["done     demo__GRU4Rec__narrow__seed1",
+                                       "done     demo__GRU4Rec__train.lr-0.01__seed1",
+                                       "2 cells: 2 finished, 0 to resume, 0 new"]
+    bad = CliRunner().invoke(cli, ["experiment", str(out / "spec.yaml"), "--out", str(out),
+                                   "--dry-run", "--variant", "train.lr=0.1"])
+    assert bad.exit_code == 2
+    assert ("variant train.lr=0.1 not in the spec; it has narrow, wide, train.lr=0.001, "
+            "train.lr=0.01") in bad.output
+
+
 def test_legends_keep_their_colours_when_a_panel_is_empty(tmp_path, monkeypatch):
     """The legend sits on the first row's last panel; with no finished cell there it still
     shows every variant (model) in the colour its bars (lines) have in the other panels."""

@@ -383,7 +383,8 @@ def test_selection_trains_a_slice_and_the_rest_resumes_later(demo_graph_dir, tmp
 
 @pytest.mark.parametrize("kw, message", [({"models": ["Casr"]}, "model Casr not in the spec"),
                                          ({"seeds": [7]}, "seed 7 not in the spec"),
-                                         ({"datasets": ["office"]}, "dataset office not in the spec")])
+                                         ({"datasets": ["office"]}, "dataset office not in the spec"),
+                                         ({"variants": ["w/o KGE"]}, "variant w/o KGE not in the spec")])
 def test_selection_names_must_exist(demo_graph_dir, tmp_path, kw, message):
     from lrdgraph.experiment import run_experiment
 
