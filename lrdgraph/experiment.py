@@ -683,9 +683,10 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
     equals, and is ignored otherwise; its ``source`` then names the cell it was. A cell given
     by name keeps those rows over rows matched by configuration. The rows keep their own
     ``run_dir`` and get ``source`` (the file they came from, unless they already name one).
-    Raises ConfigError naming the file and line of a malformed or conflicting row, and when
-    two rows give the same cell and protocol (rows matched by configuration only when their
-    numbers differ)."""
+    Two rows giving the same cell and protocol with the same numbers are one run merged twice
+    (a committed table and the experiment it was made from): the first is kept. Raises
+    ConfigError naming the file and line of a malformed or conflicting row, and when two rows
+    give the same cell and protocol with other numbers."""
     by_name = {c.name: c for c in cells}
     wanted = {c.name: _normalise(c.config) for c in cells}  # as a run's config reads back
     by_key: Dict[Tuple[str, str], List[Cell]] = {}
@@ -744,12 +745,14 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
                 raise ConfigError(f"cell {cell.name} was made with another configuration than "
                                   f"the spec gives now: {diff}", path=path, line=line)
             key = (cell.name, row["protocol"])
-            if key in origin:
-                raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice: also at "
-                                  f"{origin[key]}", path=path, line=line)
-            origin[key] = where
-            merged.setdefault(cell.name, []).append(
-                {**row, "source": row.get("source") or str(path)})
+            if key in origin:  # the same run in two files (a committed table and its source)
+                if _same_numbers(origin[key][0], row):
+                    continue
+                raise ConfigError(f"cell {cell.name} ({row['protocol']}) is given twice, with "
+                                  f"other numbers: also at {origin[key][1]}", path=path, line=line)
+            kept = {**row, "source": row.get("source") or str(path)}
+            origin[key] = (kept, where)
+            merged.setdefault(cell.name, []).append(kept)
     given = {name for name, _ in origin}
     for (name, _protocol), (row, _where) in matched.items():
         if name not in given:

@@ -479,9 +479,23 @@ def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp
     with pytest.raises(ConfigError, match=r"bad\.csv:2: field 'config' .* not a JSON config"):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "b", report_only=True,
                        merge=[_rewrite(src, tmp_path / "bad.csv", broken)], log=quiet)
-    with pytest.raises(ConfigError, match="given twice"):
-        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "c", report_only=True,
-                       merge=[src, src], log=quiet)
+    # the same run merged twice (a committed table and its source) is taken once ...
+    run_experiment(tiny_spec(demo_graph_dir), tmp_path / "once", report_only=True,
+                   merge=[src], log=quiet)
+    run_experiment(tiny_spec(demo_graph_dir), tmp_path / "c", report_only=True,
+                   merge=[src, src], log=quiet)
+    twice = read_csv(tmp_path / "c" / "results.csv")
+    assert twice == read_csv(tmp_path / "once" / "results.csv")
+    assert len(twice) == 8 and {r["status"] for r in twice} == {"done"}
+
+    # ... the same cell with other numbers is a conflict, named with both places
+    def ndcg(rows):
+        rows[2]["NDCG@5"] = "0.123456"
+
+    with pytest.raises(ConfigError, match=r"changed\.csv:4: cell demo__KDA__default__seed2 "
+                       r"\(\w+\) is given twice, with other numbers: also at .*results\.csv:4"):
+        run_experiment(tiny_spec(demo_graph_dir), tmp_path / "c2", report_only=True,
+                       merge=[src, _rewrite(src, tmp_path / "changed.csv", ndcg)], log=quiet)
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match=r"other\.csv:1: not an experiment's results\.csv"):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "d", report_only=True,
