@@ -549,9 +549,9 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     cells that are not finished here (:func:`read_merged_rows`). Merged cells are not trained.
 
     ``models`` / ``datasets`` / ``seeds`` / ``variants`` (row labels, data set names, seeds,
-    variant names) restrict the
-    cells trained now to a slice of the grid (:func:`select_cells`); the report always covers
-    every finished cell, and a later run without them resumes the rest.
+    variant names) restrict the cells trained now to a slice of the grid
+    (:func:`select_cells`); the report always covers every finished cell, and a later run
+    without them resumes the rest.
 
     Finished cells (``results.json``) are not re-run; an interrupted cell (a run directory
     without ``results.json``) is resumed from its last checkpoint. ``jobs > 1`` trains cells in
