@@ -137,7 +137,6 @@ def test_table_layout_and_numbers_match_results_csv(finished, protocol):
     assert all(r["model"] == "KDA_LRD" and r["baseline"] == "KDA" and r["n_pairs"] == "2" for r in sig)
 
 
-
 def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
     """A vanilla row with four seeds against an LRD row with one: the Improv. cell and
     significance.csv compare seed 2019 alone (not the four-seed mean), and say so."""
@@ -167,6 +166,7 @@ def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
     assert sig["RCF_LRD"]["baseline_mean"] == pytest.approx(0.50)
     assert sig["RCF_LRD"]["improvement"] == pytest.approx(0.10)
     assert sig["KDA_LRD"]["n_pairs"] == 0 and math.isnan(sig["KDA_LRD"]["improvement"])
+
 
 def test_summary_csv(finished):
     out, _ = finished
