@@ -9,7 +9,9 @@
 #                 carry: ["g/office", "g/ml100k"]   timeout_s: 540
 #
 # Arguments: LIMIT_S (wall-clock limit of the trainings), then cells as SPEC:MODEL:SEED.
-# Environment: THREADS (torch threads per cell, default 2).
+# Environment: THREADS (torch threads per cell, default 2); RESUME=DIR (a `cells` folder brought
+# back by an earlier lease, carried along: its cells go on from their last checkpoints, with
+# `data.graph` pointed at the graph on this machine).
 #
 # Every cell runs as `lrdgraph experiment SPEC --out DIR --model MODEL --seed SEED` with
 # `train.device=auto` (a runtime setting: the cell's configuration, and so its place in the
