@@ -8,7 +8,10 @@
 #                        benchmarks/paper_office.yaml:RCF:2022 benchmarks/paper_ml100k.yaml:TiSASRec:2020
 #                 carry: ["g/office", "g/ml100k"]   timeout_s: 540
 #
-# Arguments: LIMIT_S (wall-clock limit of the trainings), then cells as SPEC:MODEL:SEED.
+# Arguments: LIMIT_S (wall-clock limit of the trainings), then cells as SPEC:MODEL:SEED, or
+# SPEC:MODEL:SEED:VARIANT for a spec with variants ("benchmarks/paper_ablation.yaml:RCF:2019:w/o KGE",
+# "benchmarks/paper_sensitivity.yaml:KDA_LRD:2019:lrd.lambda=0.1"; a data set filter is not needed
+# where the cell's name is unique, otherwise add DATASET=NAME to the environment).
 # Environment: THREADS (torch threads per cell, default 2); RESUME=DIR (a `cells` folder brought
 # back by an earlier lease, carried along: its cells go on from their last checkpoints, with
 # `data.graph` pointed at the graph on this machine).
@@ -36,10 +39,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 python3 -c "import torch, torch_geometric; print('torch', torch.__version__, 'pyg', torch_geometric.__version__, 'cuda', torch.cuda.is_available())"
 start=$(date +%s)
 for cell in "$@"; do
-  IFS=: read -r spec model seed <<<"$cell"
-  name="$(basename "$spec" .yaml)__${model}__$seed"
+  IFS=: read -r spec model seed variant <<<"$cell"
+  name="$(basename "$spec" .yaml)__${model}__$seed${variant:+__$(printf %s "$variant" | tr -c 'A-Za-z0-9.=_-' '-')}"
   timeout "$limit" python3 -c "from lrdgraph_cli.main import main; main()" experiment "$spec" \
-    --out "$cells/$name" --model "$model" --seed "$seed" --threads "${THREADS:-2}" \
+    --out "$cells/$name" --model "$model" --seed "$seed" ${variant:+--variant "$variant"} \
+    ${DATASET:+--dataset "$DATASET"} --threads "${THREADS:-2}" \
     --set train.device=auto >"$cells/$name.log" 2>&1 &
 done
 sleep $(( limit < 180 ? limit / 2 : 90 )); nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv | tee "$cells/nvidia-smi.txt"
