@@ -10,8 +10,8 @@
 #
 # Arguments: LIMIT_S (wall-clock limit of the trainings), then cells as SPEC:MODEL:SEED, or
 # SPEC:MODEL:SEED:VARIANT for a spec with variants ("benchmarks/paper_ablation.yaml:RCF:2019:w/o KGE",
-# "benchmarks/paper_sensitivity.yaml:KDA_LRD:2019:lrd.lambda=0.1"; a data set filter is not needed
-# where the cell's name is unique, otherwise add DATASET=NAME to the environment).
+# "benchmarks/paper_sensitivity.yaml:KDA_LRD:2019:lrd.lambda=0.1"). Where a spec has several data
+# sets, such a cell runs on each of them in turn unless DATASET=NAME is set (for all cells).
 # Environment: THREADS (torch threads per cell, default 2); RESUME=DIR (a `cells` folder brought
 # back by an earlier lease, carried along: its cells go on from their last checkpoints, with
 # `data.graph` pointed at the graph on this machine).
