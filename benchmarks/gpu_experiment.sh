@@ -55,7 +55,7 @@ for run in sorted(p for p in pathlib.Path(sys.argv[1]).glob("*/runs/*") if p.is_
     ck = run / "checkpoints"
     rows = [json.loads(l) for l in open(run / "metrics.jsonl")] if (run / "metrics.jsonl").exists() else []
     dev = [r for r in rows if "dev" in r]
-    best = max(dev, key=lambda r: r["dev"]["sampled"]["NDCG@5"]) if dev else None
+    best = next((r for r in reversed(dev) if r.get("best")), None)  # the trainer's own choice
     state = "finished" if (run / "results.json").exists() else "stopped"
     line = f"{run.name}: {state}, {len(dev)} epochs"
     if best:
