@@ -136,14 +136,16 @@ def resolve_config(*, model: Optional[str] = None, config_file: Optional[str | P
 def validate_config(cfg: Dict[str, Any]) -> None:
     def check(cond: bool, key: str, msg: str) -> None:
         if not cond:
-            raise ConfigError(f"'{key}' {msg}")
+            section, _, name = key.partition(".")
+            got = cfg.get(section, {}).get(name, "<missing>")
+            raise ConfigError(f"'{key}' {msg} (got {got!r})")
 
     m, t, lrd, kge, ev = cfg["model"], cfg["train"], cfg["lrd"], cfg["kge"], cfg["eval"]
     check(m["name"] in MODEL_NAMES, "model.name", "must be one of " + ", ".join(MODEL_NAMES))
     check(isinstance(m["emb_size"], int) and m["emb_size"] > 0, "model.emb_size", "must be a positive integer")
     check(isinstance(m["num_heads"], int) and m["num_heads"] > 0 and m["emb_size"] % m["num_heads"] == 0,
           "model.num_heads", "must divide model.emb_size")
-    check(isinstance(m["num_layers"], int) and m["num_layers"] >= 0, "model.num_layers", "must be >= 0")
+    check(isinstance(m["num_layers"], int) and m["num_layers"] >= 0, "model.num_layers", "must be an integer >= 0")
     check(m["pooling"] in ("average", "max", "attention"), "model.pooling", "must be average, max or attention")
     check(m["relation_evidence"] in ("none", "graph"), "model.relation_evidence", "must be none or graph")
     check(_num(m["dropout"]) and 0 <= m["dropout"] < 1, "model.dropout", "must be in [0, 1)")
@@ -153,7 +155,7 @@ def validate_config(cfg: Dict[str, Any]) -> None:
         check(isinstance(m[k], int) and m[k] >= 0, f"model.{k}", "must be an integer >= 0")
     check(m["num_horizontal"] + m["num_vertical"] > 0, "model.num_horizontal",
           "and model.num_vertical must not both be 0")
-    check(isinstance(lrd["num_latent"], int) and lrd["num_latent"] >= 0, "lrd.num_latent", "must be >= 0")
+    check(isinstance(lrd["num_latent"], int) and lrd["num_latent"] >= 0, "lrd.num_latent", "must be an integer >= 0")
     check(lrd["objective"] in ("paper", "reference", "mi"), "lrd.objective",
           "must be paper, reference or mi")
     check(_num(lrd["beta"]) and lrd["beta"] >= 0, "lrd.beta", "must be a number >= 0")
@@ -163,11 +165,11 @@ def validate_config(cfg: Dict[str, Any]) -> None:
     check(_num(lrd["alpha"]), "lrd.alpha", "must be a number")
     check(kge["gamma"] == "auto" or (_num(kge["gamma"]) and kge["gamma"] >= 0), "kge.gamma",
           "must be 'auto' or a number >= 0")
-    check(_num(t["lr"]) and t["lr"] > 0, "train.lr", "must be > 0")
-    check(_num(t["l2"]) and t["l2"] >= 0, "train.l2", "must be >= 0")
+    check(_num(t["lr"]) and t["lr"] > 0, "train.lr", "must be a number > 0")
+    check(_num(t["l2"]) and t["l2"] >= 0, "train.l2", "must be a number >= 0")
     for k in ("batch_size", "epochs", "history", "num_neg"):
         check(isinstance(t[k], int) and t[k] > 0, f"train.{k}", "must be a positive integer")
-    check(isinstance(t["patience"], int) and t["patience"] >= 0, "train.patience", "must be >= 0")
+    check(isinstance(t["patience"], int) and t["patience"] >= 0, "train.patience", "must be an integer >= 0")
     check(t["device"] in ("cpu", "cuda", "auto"), "train.device", "must be cpu, cuda or auto")
     check(t.get("precision", "fp32") in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16")
     check(isinstance(t.get("compile", False), bool), "train.compile", "must be true or false")
