@@ -12,6 +12,7 @@ Output directory::
     DIR/summary.csv                mean, std and n over seeds per dataset/model/variant/metric
     DIR/significance.csv           each *_LRD row against its vanilla row: improvement, p
     DIR/table_<protocol>.md        Table 3 layout, one per protocol
+    DIR/table_time.md              epochs and training time per data set, model and variant
     DIR/ablation.csv, ablation_<protocol>.png                    when the spec has `ablation`
     DIR/sensitivity.csv, sensitivity_<key>_<protocol>.png        when it has `sensitivity`
 """
@@ -25,6 +26,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import sys
 import time
 import traceback
@@ -39,7 +41,7 @@ from .config import BASELINES, with_current_defaults
 from .errors import ConfigError, LrdError, OutputError
 
 __all__ = ["ExperimentSpec", "Cell", "ExperimentFailed", "load_spec", "plan_cells",
-           "cell_states", "run_experiment", "write_report", "DEFAULT_METRICS"]
+           "cell_states", "run_experiment", "write_report", "format_time_table", "DEFAULT_METRICS"]
 
 #: columns of the Table 3 layout (per data set)
 DEFAULT_METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
@@ -799,6 +801,7 @@ def collect_results(cells: Sequence[Cell], out: str | Path,
                          "eval_rows": metrics.get("rows"), "best_epoch": res.get("best_epoch"),
                          "epochs_run": res.get("epochs_run"),
                          "train_seconds": (res.get("seconds") or {}).get("train_total"),
+                         "device": ", ".join(res.get("devices") or [res.get("device") or ""]),
                          "run_dir": f"runs/{c.name}",
                          "config": json.dumps(cfg, sort_keys=False, separators=(",", ":"))})
     return rows
@@ -973,6 +976,73 @@ def _table_markdown(spec: ExperimentSpec, stats: _Stats, protocol: str) -> str:
     return "\n".join(lines)
 
 
+def _number(value: Any) -> Optional[float]:
+    """A results.csv cell as a float (None when empty or not a number)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _span(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+
+def format_time_table(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Markdown lines of the cost table the paper does not give: per data set, model and
+    variant, the finished seeds, epochs run and best epoch (ranges over seeds), the training
+    time of one run (the trainer's ``train_total``: training steps without dev and test
+    evaluation; median and range over seeds) and the median seconds per epoch, with the devices
+    the runs trained on (``–`` for merged rows of older results that do not say)."""
+    runs: Dict[Tuple[str, str, str], Dict[int, Dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status") == "done":  # one row per protocol: keep one per seed
+            runs.setdefault((r["dataset"], r["model"], r["variant"]), {}).setdefault(int(r["seed"]), r)
+    lines = ["| Data set | Model | Variant | n | epochs run | best epoch | training time, min "
+             "(median, range) | s per epoch (median) | device |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for d in spec.datasets:
+        for label in spec.models:
+            for v in spec.variants:
+                by_seed = runs.get((d, label, v))
+                if not by_seed:
+                    continue
+                rs = list(by_seed.values())
+                epochs = [e for e in (_number(r.get("epochs_run")) for r in rs) if e is not None]
+                best = [e for e in (_number(r.get("best_epoch")) for r in rs) if e is not None]
+                secs = [t for t in (_number(r.get("train_seconds")) for r in rs) if t is not None]
+                per_epoch = [t / e for t, e in ((_number(r.get("train_seconds")),
+                                                 _number(r.get("epochs_run"))) for r in rs)
+                             if t is not None and e]
+                devices = sorted({dev.strip() for r in rs
+                                  for dev in str(r.get("device") or "").split(",") if dev.strip()})
+                if devices and any(not r.get("device") for r in rs):
+                    devices.append("unknown")
+                time_text = "–"
+                if secs:
+                    time_text = f"{statistics.median(secs) / 60:.1f} ({_span([t / 60 for t in secs], '{:.1f}')})"
+                lines.append(" | ".join([
+                    f"| {d}", label, v, str(len(rs)), _span(epochs) if epochs else "–",
+                    _span(best) if best else "–", time_text,
+                    f"{statistics.median(per_epoch):.1f}" if per_epoch else "–",
+                    ", ".join(devices) if devices else "–"]) + " |")
+    return lines
+
+
+def _time_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> str:
+    return "\n".join([
+        f"# {spec.name}: training time", "",
+        "Per finished cell (`results.csv`): epochs run to early stopping and the best dev epoch "
+        "(ranges over seeds), and the time of the training steps of one run, without the dev "
+        "passes of each epoch and the test pass (`train_seconds`). Times depend on the machine, "
+        "its load and the thread count of each run; `device` lists the devices the runs "
+        "trained on (a run resumed on another device adds both devices' seconds; `results.csv` "
+        "has each run's own), `–` where the rows come from results that did not record it.", "",
+        *format_time_table(spec, rows), ""])
+
+
 def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
                  merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None) -> List[Path]:
     """Write results.csv, summary.csv, significance.csv, the tables and (when the spec has
@@ -986,8 +1056,8 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
     files: List[Path] = []
     _write_csv(out / "results.csv", rows,
                ["cell", "dataset", "model", "model_name", "variant", "seed", "protocol", "status",
-                *metric_cols, "eval_rows", "best_epoch", "epochs_run", "train_seconds", "run_dir",
-                "config"] + (["source"] if any(r.get("source") for r in rows) else []))
+                *metric_cols, "eval_rows", "best_epoch", "epochs_run", "train_seconds", "device",
+                "run_dir", "config"] + (["source"] if any(r.get("source") for r in rows) else []))
     files.append(out / "results.csv")
     stats = _Stats(rows)
     summary = stats.summary()
@@ -1009,6 +1079,8 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
         path = out / f"table_{p}.md"
         atomic_write_text(path, _table_markdown(spec, stats, p))
         files.append(path)
+    atomic_write_text(out / "table_time.md", _time_markdown(spec, rows))
+    files.append(out / "table_time.md")
     if spec.ablation:
         abl = [r for r in summary if r["variant"] in spec.ablation]
         _write_csv(out / "ablation.csv", abl,

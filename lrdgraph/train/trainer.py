@@ -281,7 +281,7 @@ class Trainer:
                 self.bad_epochs += 1
             rec = {"epoch": self.epoch, "loss": losses, "dev": {ev["dev_protocol"]: dev},
                    "seconds": {"train": round(t1 - t0, 3), "dev_eval": round(t2 - t1, 3)},
-                   "best": improved}
+                   "device": str(self.device), "best": improved}
             self.history.append(rec)
             if ddp.is_main():
                 state = self.state()
@@ -322,6 +322,9 @@ class Trainer:
                         "dev_eval_total": round(sum(r["seconds"]["dev_eval"] for r in self.history), 2),
                         "test_eval": round(time.perf_counter() - t0, 2)},
             "device": str(self.device),
+            # every device the epochs ran on, in order (a run resumed elsewhere has several;
+            # "unknown" for epochs of runs written before epochs recorded their device)
+            "devices": list(dict.fromkeys(r.get("device", "unknown") for r in self.history)),
             "processes": ddp.world(),
             "config": self.cfg,
         }

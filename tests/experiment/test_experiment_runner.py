@@ -137,6 +137,46 @@ def test_table_layout_and_numbers_match_results_csv(finished, protocol):
     assert all(r["model"] == "KDA_LRD" and r["baseline"] == "KDA" and r["n_pairs"] == "2" for r in sig)
 
 
+def test_time_table_matches_results_csv(finished):
+    out, _ = finished
+    header, body = parse_table((out / "table_time.md").read_text())
+    assert header[:4] == ["Data set", "Model", "Variant", "n"] and header[-1] == "device"
+    assert [r[:4] for r in body] == [["demo", "KDA", "default", "2"], ["demo", "KDA_LRD", "default", "2"]]
+    rows = [r for r in read_csv(out / "results.csv") if r["protocol"] == "sampled"]
+    for row in body:
+        secs = sorted(float(r["train_seconds"]) for r in rows if r["model"] == row[1])
+        assert row[4] == "1" and row[5] == "1"  # one epoch each, best at 1
+        median = (secs[0] + secs[1]) / 2
+        assert row[6].startswith(f"{median / 60:.1f} (")
+        assert row[7] == f"{median:.1f}"  # one epoch: seconds per epoch = training time
+        assert row[8] == "cpu"
+    assert all(r["device"] == "cpu" for r in rows)
+
+
+def test_time_table_by_hand():
+    from lrdgraph.experiment import format_time_table, load_spec
+
+    spec = load_spec({"name": "t", "datasets": {"A": "g"}, "seeds": [1, 2, 3],
+                      "models": {"M": "kda", "N": "rcf"}})
+
+    def row(model, seed, protocol, epochs, best, secs, device):
+        return {"dataset": "A", "model": model, "variant": "default", "seed": str(seed),
+                "protocol": protocol, "status": "done", "epochs_run": str(epochs),
+                "best_epoch": str(best), "train_seconds": str(secs), "device": device}
+
+    rows = [row("M", 1, "sampled", 40, 30, 600, "cpu"), row("M", 1, "full", 40, 30, 600, "cpu"),
+            row("M", 2, "sampled", 50, 40, 1200, "cuda, cpu"),
+            row("M", 3, "sampled", 20, 10, 120, ""),
+            {"dataset": "A", "model": "N", "variant": "default", "seed": "1", "protocol": "",
+             "status": "partial"}]
+    lines = format_time_table(spec, rows)
+    assert len(lines) == 3  # header, rule, M only (N has no finished seed)
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    # per epoch: 15, 24, 6 s -> median 15; times 10, 20, 2 min -> median 10
+    assert cells == ["A", "M", "default", "3", "20-50", "10-40", "10.0 (2.0-20.0)", "15.0",
+                     "cpu, cuda, unknown"]
+
+
 def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
     """A vanilla row with four seeds against an LRD row with one: the Improv. cell and
     significance.csv compare seed 2019 alone (not the four-seed mean), and say so."""

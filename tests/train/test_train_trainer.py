@@ -68,6 +68,7 @@ def test_metrics_jsonl(run_dir):
         assert all(0.0 <= dev[m] <= 1.0 for m in metric_names(KS))
         assert set(rec["seconds"]) == {"train", "dev_eval"}
         assert isinstance(rec["best"], bool)
+        assert rec["device"] == "cpu"
     assert json.loads(lines[0])["best"] is True
 
 
@@ -87,6 +88,7 @@ def test_results_json(run_dir):
     assert res["selection"] == {"metric": "NDCG@5", "split": "dev", "protocol": "sampled"}
     assert res["config"]["model"]["emb_size"] == 16
     assert res["gamma"] > 0 and res["lambda"] == 1.0  # the default λ
+    assert res["device"] == "cpu" and res["devices"] == ["cpu"]
 
 
 def test_checkpoints(run_dir, demo_graph):
@@ -148,6 +150,7 @@ def test_resume_equals_one_go(demo_graph_dir, tiny_config, tmp_path, restore_tor
     b = json.loads((tmp_path / "two" / "results.json").read_text())
     assert a["protocols"] == b["protocols"]
     assert (a["best_epoch"], a["epochs_run"]) == (b["best_epoch"], b["epochs_run"]) and a["epochs_run"] == 4
+    assert b["devices"] == ["cpu"]  # the epochs before and after the resume
     assert _strip_seconds(tmp_path / "one" / "metrics.jsonl") == _strip_seconds(tmp_path / "two" / "metrics.jsonl")
     wa = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")["model"]
     wb = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")["model"]
