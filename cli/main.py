@@ -230,7 +230,8 @@ def _format_info(info: dict) -> str:
 
 @cli.command("graph-info", context_settings=CONTEXT)
 @click.argument("graph_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Readable table, or JSON for scripts.")
 @handle_errors
 def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
     """Counts per node and edge type, text coverage and encoder of a graph directory."""
@@ -254,12 +255,18 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
 @click.option("--lrd-features", type=click.Choice(["text", "id"]), default=None,
               help="Extractor input: text features, or ID embeddings (the 'w/o LLM' ablation).")
 @click.option("--kge/--no-kge", default=None, help="Knowledge-graph-embedding task [on].")
-@click.option("--relation-evidence", type=click.Choice(["none", "graph"]), default=None)
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
-@click.option("--patience", type=click.IntRange(min=0), default=None)
-@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None)
-@click.option("--seed", type=SEED, default=None)
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None)
+@click.option("--relation-evidence", type=click.Choice(["none", "graph"]), default=None,
+              help="Relation intensity from the learned score only [none, the reference], or "
+              "also from the graph's edges, shared attributes and latent weights.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Maximum epochs [200].")
+@click.option("--patience", type=click.IntRange(min=0), default=None,
+              help="Early stopping: epochs without a dev NDCG@5 gain [10]; 0: never stop early.")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None,
+              help="Adam learning rate [1e-3; RCF 1e-4].")
+@click.option("--seed", type=SEED, default=None, help="Seed of python, numpy and torch [2019].")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None,
+              help="Where to train [auto: cuda when there is one].")
 @click.option("--deterministic", is_flag=True, default=None, help="Deterministic torch algorithms.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML config file (see lrdgraph/configs/defaults.yaml).")
@@ -326,8 +333,10 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
 @cli.command("evaluate", context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--protocol", type=click.Choice(["sampled", "full", "both"]), default="both",
-              show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+              show_default=True, help="sampled: 1 positive + the split's sampled negatives; "
+              "full: every item, the user's known items masked.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Readable table, or JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
 def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
@@ -478,11 +487,12 @@ def export_edges_cmd(run_dir: Path, fmt: str, out: Path, relations: Optional[lis
 @click.option("--user", default=None, help="A known user's original id.")
 @click.option("--history", default=None, help='Ad-hoc history: "id1,id2,..." (original item '
               "ids, oldest first); the user embedding is then the mean of all users'.")
-@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of items to recommend.")
 @click.option("--explain", is_flag=True, help="Show the history items and relations behind "
               "each recommendation.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="Readable table, or JSON for scripts.")
 @handle_errors
 def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k: int,
                   explain: bool, fmt: str) -> None:
@@ -517,7 +527,7 @@ def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k:
 @click.option("--chat-model", default=None, help="Chat model name [gpt-4o-mini].")
 @_candidate_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="Readable table, or JSON for scripts.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
@@ -566,10 +576,14 @@ def report_cmd(run_dir: Path, out: Path, top: int, window: int, knn: int, chunk_
 @cli.command("synth", context_settings=CONTEXT)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write (generic CSV: interactions, items, relations).")
-@click.option("--users", type=click.IntRange(min=1), default=192_403, show_default=True)
-@click.option("--items", "num_items", type=click.IntRange(min=2), default=63_001, show_default=True)
-@click.option("--interactions", type=click.IntRange(min=1), default=1_682_498, show_default=True)
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=192_403, show_default=True,
+              help="Number of users (default: Amazon Electronics').")
+@click.option("--items", "num_items", type=click.IntRange(min=2), default=63_001, show_default=True,
+              help="Number of items.")
+@click.option("--interactions", type=click.IntRange(min=1), default=1_682_498, show_default=True,
+              help="Number of interactions.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seed of the generator (the same seed writes the same files).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
 @handle_errors
 def synth_cmd(out: Path, users: int, num_items: int, interactions: int, seed: int,

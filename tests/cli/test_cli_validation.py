@@ -192,6 +192,16 @@ def test_every_numeric_option_is_bounded():
     assert loose == []
 
 
+def test_every_option_says_what_it_does():
+    """``--help`` explains every option of every command (click prints no text for an option
+    without ``help``)."""
+    import click
+
+    silent = [f"{name} {p.opts[0]}" for name, cmd in cli.commands.items() for p in cmd.params
+              if isinstance(p, click.Option) and not p.help]
+    assert silent == []
+
+
 def test_help_lists_the_ranges():
     result = CliRunner().invoke(cli, ["export-edges", "--help"])
     assert result.exit_code == 0
