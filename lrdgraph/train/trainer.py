@@ -17,8 +17,8 @@ import torch
 
 from .. import __version__
 from ..errors import ConfigError, InputError, LrdError, OutputError
-from ..io import (DirLock, atomic_torch_save, atomic_write, atomic_write_json,
-                  atomic_write_text, read_json, unpickling_refusal, unreadable_reason)
+from ..io import (DirLock, atomic_torch_save, atomic_write_json, atomic_write_text, output_dir,
+                  read_json, unpickling_refusal, unreadable_reason)
 from . import distributed as ddp
 from .data import KGSampler, NegativeSampler, SequenceData
 from .evaluate import evaluate
@@ -350,20 +350,20 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
 
 
 def _prepare_run_dir(out: Path, cfg: Dict[str, Any], graph_dir: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputError("run directory is not empty; pass --overwrite to replace it or "
-                              "--resume to continue it", path=out)
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Create the run directory with its ``config.yaml`` and id maps in one rename, so that a
+    kill at any moment leaves either no run directory (or the previous one, with
+    ``overwrite``) or one that ``--resume`` can continue. The caller holds its DirLock."""
     import yaml
 
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    for name in ("items.csv", "users.csv"):
-        src = graph_dir / name
-        if src.exists():  # through a temporary sibling: a kill never leaves half a copy
-            with open(src, "rb") as fin, atomic_write(out / name, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputError("run directory is not empty; pass --overwrite to replace it or "
+                          "--resume to continue it", path=out)
+    with output_dir(out, overwrite=True, lock=False) as tmp:
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        for name in ("items.csv", "users.csv"):
+            src = graph_dir / name
+            if src.exists():
+                shutil.copyfile(src, tmp / name)
 
 
 def train(graph_dir: str | Path, cfg: Dict[str, Any], out: str | Path, *, overwrite: bool = False,
@@ -409,7 +409,8 @@ def load_run(run_dir: str | Path, graph_dir: str | Path | None = None) -> tuple[
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
-        raise InputError("not a run directory (config.yaml is missing)", path=run_dir)
+        raise InputError("not a run directory (config.yaml is missing; `lrdgraph train "
+                         "GRAPH_DIR --out RUN` makes one)", path=run_dir)
     try:
         cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -37,6 +37,28 @@ def _kill_after(cmd: list[str], delay: float, env: dict) -> int:
     return p.wait()
 
 
+def _kill_when(cmd: list[str], env: dict, ready, then: float = 0.3, timeout: float = 600) -> int:
+    """Start a command and SIGKILL it ``then`` seconds after ``ready()`` first holds (unless it
+    ended by itself): the moment is set by the command's progress, not by the clock, so a
+    loaded machine (slow imports) still interrupts it where the test means to."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + timeout
+    while p.poll() is None and not ready():
+        assert time.monotonic() < end, f"no progress within {timeout}s: {cmd}"
+        time.sleep(0.05)
+    time.sleep(then)
+    if p.poll() is None:
+        p.send_signal(signal.SIGKILL)
+    return p.wait()
+
+
+def _epochs_written(run: Path) -> int:
+    try:
+        return len((run / "metrics.jsonl").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
 def _assert_complete_or_absent_graph(out: Path) -> None:
     if not out.exists():
         return
@@ -102,9 +124,14 @@ def test_kill_train_then_resume_matches_uninterrupted(demo_graph, tmp_path):
 
     run = tmp_path / "run"
     epochs_seen = []
-    for delay in (2.5, 4.0, 6.0):
-        _kill_after(_cli("train", str(demo_graph), "--out", str(run), *common)
-                    if not run.exists() else _cli("train", "--resume", str(run), "--quiet"), delay, env)
+    # kill while the first epoch runs, then after one and after two more epochs were written
+    moments = [lambda: (run / "config.yaml").exists(), lambda: _epochs_written(run) >= 1,
+               lambda: _epochs_written(run) >= 3]
+    codes = []
+    for ready in moments:
+        cmd = (_cli("train", str(demo_graph), "--out", str(run), *common) if not run.exists()
+               else _cli("train", "--resume", str(run), "--quiet"))
+        codes.append(_kill_when(cmd, env, ready))
         _check_run_files(run)
         _no_temp_under_final_names(tmp_path)
         if (run / "metrics.jsonl").exists():
@@ -122,6 +149,7 @@ def test_kill_train_then_resume_matches_uninterrupted(demo_graph, tmp_path):
     assert [x["dev"] for x in lines] == [x["dev"] for x in ref_lines]
     assert [x["loss"] for x in lines] == [x["loss"] for x in ref_lines]
     assert epochs_seen == sorted(epochs_seen)  # earlier epochs never lost
+    assert -signal.SIGKILL in codes, codes  # at least one run was really interrupted
 
 
 def test_second_writer_refuses(demo_graph, tmp_path):

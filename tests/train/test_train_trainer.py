@@ -129,6 +129,32 @@ def test_refuses_non_empty_run_dir(demo_graph_dir, tiny_config, tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+def test_run_directory_appears_whole(demo_graph_dir, tiny_config, tmp_path, monkeypatch):
+    """An interruption while the run directory is being set up leaves no run directory (so a
+    killed start is never a half-made run that --resume cannot read); the next train works."""
+    import shutil
+
+    import lrdgraph.train.trainer as trainer_mod
+
+    out = tmp_path / "run"
+    real = shutil.copyfile
+
+    def interrupted(src, dst, *a, **k):
+        if str(src).endswith("users.csv"):  # after config.yaml and items.csv
+            raise KeyboardInterrupt
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(trainer_mod.shutil, "copyfile", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(demo_graph_dir, tiny_config("rcf"), out, progress=False, log=quiet)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    monkeypatch.setattr(trainer_mod.shutil, "copyfile", real)
+    out.mkdir()  # an empty directory made beforehand is fine too
+    train(demo_graph_dir, tiny_config("rcf", "train.epochs=1"), out, progress=False, log=quiet)
+    assert {"config.yaml", "items.csv", "users.csv", "results.json"} <= {p.name for p in out.iterdir()}
+
+
 def _strip_seconds(path: Path):
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
