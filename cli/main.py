@@ -577,7 +577,7 @@ def report_cmd(run_dir: Path, out: Path, top: int, window: int, knn: int, chunk_
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write (generic CSV: interactions, items, relations).")
 @click.option("--users", type=click.IntRange(min=1), default=192_403, show_default=True,
-              help="Number of users (default: Amazon Electronics').")
+              help="Number of users (the defaults are Amazon Electronics' counts).")
 @click.option("--items", "num_items", type=click.IntRange(min=2), default=63_001, show_default=True,
               help="Number of items.")
 @click.option("--interactions", type=click.IntRange(min=1), default=1_682_498, show_default=True,
