@@ -1010,19 +1010,19 @@ def format_time_table(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> L
                 if not by_seed:
                     continue
                 rs = list(by_seed.values())
-                epochs = [e for e in (_number(r.get("epochs_run")) for r in rs) if e is not None]
-                best = [e for e in (_number(r.get("best_epoch")) for r in rs) if e is not None]
-                secs = [t for t in (_number(r.get("train_seconds")) for r in rs) if t is not None]
-                per_epoch = [t / e for t, e in ((_number(r.get("train_seconds")),
-                                                 _number(r.get("epochs_run"))) for r in rs)
-                             if t is not None and e]
+                parsed = [(_number(r.get("epochs_run")), _number(r.get("best_epoch")),
+                          _number(r.get("train_seconds"))) for r in rs]
+                epochs = [e for e, _, _ in parsed if e is not None]
+                best = [b for _, b, _ in parsed if b is not None]
+                secs = [t for _, _, t in parsed if t is not None]
+                per_epoch = [t / e for e, _, t in parsed if t is not None and e]
                 devices = sorted({dev.strip() for r in rs
                                   for dev in str(r.get("device") or "").split(",") if dev.strip()})
                 if devices and any(not r.get("device") for r in rs):
                     devices.append("unknown")
-                time_text = "–"
-                if secs:
-                    time_text = f"{statistics.median(secs) / 60:.1f} ({_span([t / 60 for t in secs], '{:.1f}')})"
+                minutes = [t / 60 for t in secs]
+                time_text = (f"{statistics.median(minutes):.1f} ({_span(minutes, '{:.1f}')})"
+                             if minutes else "–")
                 lines.append(" | ".join([
                     f"| {d}", label, v, str(len(rs)), _span(epochs) if epochs else "–",
                     _span(best) if best else "–", time_text,

@@ -29,14 +29,6 @@ def _env(tmp: Path) -> dict:
     return dict(os.environ, LRDGRAPH_CACHE=str(tmp / "cache"), PYTHONUNBUFFERED="1")
 
 
-def _kill_after(cmd: list[str], delay: float, env: dict) -> int:
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    if p.poll() is None:
-        p.send_signal(signal.SIGKILL)
-    return p.wait()
-
-
 def _kill_when(cmd: list[str], env: dict, ready, then: float = 0.3, timeout: float = 600) -> int:
     """Start a command and SIGKILL it ``then`` seconds after ``ready()`` first holds (unless it
     ended by itself): the moment is set by the command's progress, not by the clock, so a
@@ -50,6 +42,10 @@ def _kill_when(cmd: list[str], env: dict, ready, then: float = 0.3, timeout: flo
     if p.poll() is None:
         p.send_signal(signal.SIGKILL)
     return p.wait()
+
+
+def _kill_after(cmd: list[str], delay: float, env: dict) -> int:
+    return _kill_when(cmd, env, lambda: True, then=delay)
 
 
 def _epochs_written(run: Path) -> int:
