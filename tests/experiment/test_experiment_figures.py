@@ -143,6 +143,7 @@ def test_legends_keep_their_colours_when_a_panel_is_empty(tmp_path, monkeypatch)
     """The legend sits on the first row's last panel; with no finished cell there it still
     shows every variant (model) in the colour its bars (lines) have in the other panels."""
     import lrdgraph.experiment as ex
+    import lrdgraph.experiment.figures as figures
     from matplotlib.colors import to_hex
 
     spec = ex.load_spec({"name": "two", "datasets": {"A": str(tmp_path / "a"), "B": str(tmp_path / "b")},
@@ -155,11 +156,11 @@ def test_legends_keep_their_colours_when_a_panel_is_empty(tmp_path, monkeypatch)
              "seed": 1, "NDCG@5": 0.1 * (k + 1)}
             for k, (m, v) in enumerate([(m, v) for m in ("M1", "M2")
                                         for v in ("v1", "v2", "train.lr=0.001", "train.lr=0.01")])]
-    stats = ex._Stats(rows)
+    stats = ex.SeedStats(rows)
     figs = []
-    monkeypatch.setattr(ex, "_save", lambda fig, path: figs.append(fig) or path)
-    ex._plot_ablation(spec, stats, "sampled", tmp_path / "a.png")
-    ex._plot_sensitivity(spec, stats, "train.lr", "sampled", tmp_path / "s.png")
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    figures.plot_ablation(spec, stats, "sampled", tmp_path / "a.png")
+    figures.plot_sensitivity(spec, stats, "train.lr", "sampled", tmp_path / "s.png")
     # ablation: legend on the empty panel of data set A names both variants, in two colours,
     # each the colour of that variant's bars in data set B's panel
     from matplotlib.container import BarContainer

@@ -180,7 +180,7 @@ def test_time_table_by_hand():
 def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
     """A vanilla row with four seeds against an LRD row with one: the Improv. cell and
     significance.csv compare seed 2019 alone (not the four-seed mean), and say so."""
-    from lrdgraph.experiment import _significance_rows, _Stats, format_table, load_spec
+    from lrdgraph.experiment import SeedStats, format_table, load_spec, significance_rows
 
     spec = load_spec({"name": "t", "datasets": {"demo": str(demo_graph_dir)},
                       "models": {"RCF": "rcf", "RCF_LRD": "rcf", "KDA": "kda", "KDA_LRD": "kda"},
@@ -194,14 +194,14 @@ def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
             row("RCF", 2022, 0.40), row("RCF_LRD", 2019, 0.55),
             # disjoint seeds: nothing to compare
             row("KDA", 2019, 0.50), row("KDA_LRD", 2020, 0.60)]
-    stats = _Stats(rows)
+    stats = SeedStats(rows)
     _, body = parse_table("\n".join(format_table(spec, stats, "sampled", "default")))
     cells = {r[0]: r[1] for r in body if r[0] != "Improv."}
     improv = [r[1] for r in body if r[0] == "Improv."]
     assert cells["RCF"] == "0.4250 ± 0.0500"  # the row itself keeps all four of its seeds
     # +10.00 % on seed 2019 (0.55 against 0.50), not +29.41 % against the four-seed mean
     assert improv == ["+10.00% (1 paired seed)", "no shared seed"]
-    sig = {r["model"]: r for r in _significance_rows(spec, stats)}
+    sig = {r["model"]: r for r in significance_rows(spec, stats)}
     assert sig["RCF_LRD"]["n_pairs"] == 1
     assert sig["RCF_LRD"]["baseline_mean"] == pytest.approx(0.50)
     assert sig["RCF_LRD"]["improvement"] == pytest.approx(0.10)

@@ -1,0 +1,102 @@
+"""The ablation (Figure 2) and sensitivity (Figure 6) plots, written as PNG."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .spec import ExperimentSpec, scalar_text, sweep_name
+from .stats import SeedStats, mean_std
+
+
+def _figure(nrows: int, ncols: int):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    from ..io import atomic_write
+
+    with atomic_write(path, "wb", encoding=None) as fh:
+        fig.savefig(fh, format="png", dpi=130)
+    return path
+
+
+#: one colour per variant (ablation) or model (sensitivity), the same in every panel
+_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+
+def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: Path) -> Path:
+    """Figure 2: per data set and metric, bars of each model under each ablation variant."""
+    models, variants = list(spec.models), list(spec.ablation)
+    fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
+    width = 0.8 / max(len(variants), 1)
+    for i, d in enumerate(spec.datasets):
+        for j, metric in enumerate(spec.plot_metrics):
+            ax = axes[i][j]
+            lo = []
+            for k, v in enumerate(variants):
+                xs, ys, es = [], [], []
+                for x, m in enumerate(models):
+                    vals = stats.get(d, m, v, protocol, metric)
+                    if vals:
+                        mean, std = mean_std(list(vals.values()))
+                        xs.append(x + (k - (len(variants) - 1) / 2) * width)
+                        ys.append(mean)
+                        es.append(0.0 if math.isnan(std) else std)
+                        lo.append(mean - es[-1])
+                ax.bar(xs, ys, width, yerr=es, capsize=2, label=v, color=_COLOURS[k % len(_COLOURS)])
+            ax.set_xticks(range(len(models)), models)
+            ax.set_title(f"{d}: {metric}")
+            ax.set_ylabel(metric)
+            if lo:  # zoom in on the differences, as the paper's bars do
+                top = ax.get_ylim()[1]
+                ax.set_ylim(max(0.0, min(lo) - 0.15 * (top - min(lo))), top)
+            else:
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no finished cell", ha="center", va="center",
+                        transform=ax.transAxes, color="0.4")
+            ax.grid(axis="y", alpha=0.3)
+    # the legend from explicit patches: a panel without bars would give it no colours
+    from matplotlib.patches import Patch
+
+    axes[0][-1].legend(handles=[Patch(color=_COLOURS[k % len(_COLOURS)], label=v)
+                                for k, v in enumerate(variants)], fontsize="small", loc="best")
+    fig.suptitle(f"{spec.name}: ablation ({protocol} protocol; mean ± std over seeds)")
+    return _save(fig, path)
+
+
+def plot_sensitivity(spec: ExperimentSpec, stats: SeedStats, key: str, protocol: str,
+                      path: Path) -> Path:
+    """Figure 6: per data set and metric, each model's metric against the swept value."""
+    values = spec.sensitivity[key]
+    fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
+    for i, d in enumerate(spec.datasets):
+        for j, metric in enumerate(spec.plot_metrics):
+            ax = axes[i][j]
+            for mi, m in enumerate(spec.models):
+                xs, ys, es = [], [], []
+                for x, val in enumerate(values):
+                    vals = stats.get(d, m, sweep_name(key, val), protocol, metric)
+                    if vals:
+                        mean, std = mean_std(list(vals.values()))
+                        xs.append(x)
+                        ys.append(mean)
+                        es.append(0.0 if math.isnan(std) else std)
+                if xs:
+                    ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m,
+                                color=_COLOURS[mi % len(_COLOURS)])
+            ax.set_xticks(range(len(values)), [scalar_text(v) for v in values])
+            ax.set_xlabel(key)
+            ax.set_ylabel(metric)
+            ax.set_title(f"{d}: {metric}")
+            ax.grid(alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    axes[0][-1].legend(handles=[Line2D([], [], color=_COLOURS[mi % len(_COLOURS)], marker="o",
+                                       label=m) for mi, m in enumerate(spec.models)],
+                       fontsize="small", loc="best")
+    fig.suptitle(f"{spec.name}: sensitivity to {key} ({protocol} protocol; mean ± std over seeds)")
+    return _save(fig, path)

@@ -1,0 +1,72 @@
+"""The report of an experiment directory: CSVs, tables and figures from its finished cells."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .cells import Cell, safe_part
+from .figures import plot_ablation, plot_sensitivity
+from .results import metric_order, write_csv, collect_results
+from .spec import ExperimentSpec
+from .stats import SeedStats
+from .tables import table_markdown, time_markdown, significance_rows
+
+
+def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
+                 merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None) -> List[Path]:
+    """Write results.csv, summary.csv, significance.csv, the tables and (when the spec has
+    them) the ablation and sensitivity CSVs and plots. Returns the files written. ``merged``:
+    rows of other experiments' results (:func:`read_merged_rows`) for cells not finished here."""
+    from ..io import atomic_write_text
+
+    out = Path(out)
+    rows = collect_results(cells, out, merged)
+    metric_cols = metric_order(k for r in rows for k in r if "@" in k)
+    files: List[Path] = []
+    write_csv(out / "results.csv", rows,
+               ["cell", "dataset", "model", "model_name", "variant", "seed", "protocol", "status",
+                *metric_cols, "eval_rows", "best_epoch", "epochs_run", "train_seconds", "device",
+                "run_dir", "config"] + (["source"] if any(r.get("source") for r in rows) else []))
+    files.append(out / "results.csv")
+    stats = SeedStats(rows)
+    summary = stats.summary()
+    order = {"dataset": list(spec.datasets), "model": list(spec.models),
+             "variant": list(spec.variants), "protocol": ["sampled", "full"],
+             "metric": metric_order(r["metric"] for r in summary)}
+    summary.sort(key=lambda r: tuple(order[k].index(r[k]) if r[k] in order[k] else 99
+                                     for k in ("dataset", "variant", "protocol", "model", "metric")))
+    write_csv(out / "summary.csv", summary,
+               ["dataset", "model", "variant", "protocol", "metric", "mean", "std", "n", "seeds"])
+    files.append(out / "summary.csv")
+    sig = significance_rows(spec, stats)
+    if sig:
+        write_csv(out / "significance.csv", sig, ["dataset", "variant", "protocol", "metric", "model",
+                                                    "baseline", "mean", "baseline_mean",
+                                                    "improvement", "p_value", "n_pairs"])
+        files.append(out / "significance.csv")
+    for p in spec.protocols:
+        path = out / f"table_{p}.md"
+        atomic_write_text(path, table_markdown(spec, stats, p))
+        files.append(path)
+    atomic_write_text(out / "table_time.md", time_markdown(spec, rows))
+    files.append(out / "table_time.md")
+    if spec.ablation:
+        abl = [r for r in summary if r["variant"] in spec.ablation]
+        write_csv(out / "ablation.csv", abl,
+                   ["dataset", "model", "variant", "protocol", "metric", "mean", "std", "n", "seeds"])
+        files.append(out / "ablation.csv")
+        for p in spec.protocols:
+            files.append(plot_ablation(spec, stats, p, out / f"ablation_{p}.png"))
+    if spec.sensitivity:
+        sweeps = spec.sweep_variants()
+        sens = [{"key": sweeps[r["variant"]][0], "value": sweeps[r["variant"]][1], **r}
+                for r in summary if r["variant"] in sweeps]
+        write_csv(out / "sensitivity.csv", sens,
+                   ["key", "value", "dataset", "model", "variant", "protocol", "metric", "mean",
+                    "std", "n", "seeds"])
+        files.append(out / "sensitivity.csv")
+        for key in spec.sensitivity:
+            for p in spec.protocols:
+                files.append(plot_sensitivity(spec, stats, key, p,
+                                               out / f"sensitivity_{safe_part(key).replace('.', '_')}_{p}.png"))
+    return files

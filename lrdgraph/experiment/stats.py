@@ -1,0 +1,68 @@
+"""Statistics over seeds: mean and sample standard deviation, paired improvement and the
+paired t-test."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Dict, List, Sequence, Tuple
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (NaN for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
+    return mean, std
+
+
+def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]:
+    """Two-sided paired t-test over the seeds both have (scipy.stats.ttest_rel)."""
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        return float("nan"), len(seeds)
+    from scipy.stats import ttest_rel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = float(ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue)
+    return p, len(seeds)
+
+
+def paired_improvement(a: Dict[int, float], b: Dict[int, float]
+                       ) -> Tuple[float, float, float, float, int]:
+    """Relative improvement of ``a`` over ``b`` on the seeds both have, so that a row with
+    more finished seeds than the other does not compare different seed sets:
+    ``(improvement, p_value, mean_a, mean_b, n_pairs)``; NaNs when no seed is shared."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return float("nan"), float("nan"), float("nan"), float("nan"), 0
+    ma = sum(a[s] for s in seeds) / len(seeds)
+    mb = sum(b[s] for s in seeds) / len(seeds)
+    p, n = paired_t_test(a, b)
+    return ((ma - mb) / mb if mb else float("nan")), p, ma, mb, n
+
+
+class SeedStats:
+    """Per (dataset, model, variant, protocol, metric): the values by seed."""
+
+    def __init__(self, rows: Sequence[Dict[str, Any]]) -> None:
+        self.values: Dict[Tuple[str, str, str, str, str], Dict[int, float]] = {}
+        for r in rows:
+            if r.get("status") != "done":
+                continue
+            for k, v in r.items():
+                if "@" in k and v is not None and v != "":
+                    self.values.setdefault((r["dataset"], r["model"], r["variant"], r["protocol"], k),
+                                           {})[int(r["seed"])] = float(v)
+
+    def get(self, *key: str) -> Dict[int, float]:
+        return self.values.get(tuple(key), {})
+
+    def summary(self) -> List[Dict[str, Any]]:
+        out = []
+        for (d, m, v, p, metric), by_seed in self.values.items():
+            mean, std = mean_std(list(by_seed.values()))
+            out.append({"dataset": d, "model": m, "variant": v, "protocol": p, "metric": metric,
+                        "mean": mean, "std": std, "n": len(by_seed),
+                        "seeds": " ".join(str(s) for s in sorted(by_seed))})
+        return out

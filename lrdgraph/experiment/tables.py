@@ -1,0 +1,177 @@
+"""Markdown tables: Table 3 per protocol and variant (mean ± std over seeds, improvement and
+p-value of each LRD row over its vanilla row) and the training-time table."""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .spec import LRD_SUFFIX, ExperimentSpec
+from .stats import SeedStats, mean_std, paired_improvement
+
+
+def _fmt(mean: float, std: float) -> str:
+    return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+
+
+def significance_rows(spec: ExperimentSpec, stats: SeedStats) -> List[Dict[str, Any]]:
+    rows = []
+    for label in spec.models:
+        base = label[:-len(LRD_SUFFIX)] if label.endswith(LRD_SUFFIX) else None
+        if not base or base not in spec.models:
+            continue
+        for d in spec.datasets:
+            for v in spec.variants:
+                for p in spec.protocols:
+                    for metric in spec.metrics:
+                        a, b = stats.get(d, label, v, p, metric), stats.get(d, base, v, p, metric)
+                        if not a or not b:
+                            continue
+                        rel, pval, ma, mb, n = paired_improvement(a, b)
+                        rows.append({"dataset": d, "variant": v, "protocol": p, "metric": metric,
+                                     "model": label, "baseline": base, "mean": ma, "baseline_mean": mb,
+                                     "improvement": rel, "p_value": pval, "n_pairs": n})
+    return rows
+
+
+def format_table(spec: ExperimentSpec, stats: SeedStats, protocol: str, variant: str) -> List[str]:
+    """Markdown lines of one Table 3: rows = models (with "Improv." after each *_LRD row that
+    has a vanilla row), columns = each data set's metrics; mean ± std over seeds."""
+    cols = [(d, m) for d in spec.datasets for m in spec.metrics]
+    header = "| Model | " + " | ".join(f"{d} {m}" for d, m in cols) + " |"
+    lines = [header, "|---|" + "---|" * len(cols)]
+    means = {(label, d, m): mean_std(list(stats.get(d, label, variant, protocol, m).values()))
+             for label in spec.models for d, m in cols
+             if stats.get(d, label, variant, protocol, m)}
+    best = {}
+    for d, m in cols:
+        vals = [means[(label, d, m)][0] for label in spec.models if (label, d, m) in means]
+        if vals:
+            best[(d, m)] = max(vals)
+    for label in spec.models:
+        base = label[:-len(LRD_SUFFIX)] if label.endswith(LRD_SUFFIX) else None
+        paired = base is not None and base in spec.models
+        cells, improv = [], []
+        for d, m in cols:
+            if (label, d, m) not in means:
+                cells.append("–")
+                improv.append("–")
+                continue
+            mean, std = means[(label, d, m)]
+            n = len(stats.get(d, label, variant, protocol, m))
+            text = _fmt(mean, std)
+            mark = ""
+            if paired and (base, d, m) in means:
+                a = stats.get(d, label, variant, protocol, m)
+                b = stats.get(d, base, variant, protocol, m)
+                rel, pval, _, _, n_pairs = paired_improvement(a, b)
+                if not math.isnan(pval) and rel > 0:
+                    mark = "‡" if pval <= 0.01 else "†" if pval <= 0.05 else ""
+                if n_pairs == 0:
+                    improv.append("no shared seed")
+                else:
+                    text_rel = "n/a" if math.isnan(rel) else f"{rel * 100:+.2f}%"
+                    notes = [] if math.isnan(pval) else [f"p={pval:.3g}"]
+                    if n_pairs < max(len(a), len(b)):  # the rows' means cover other seeds too
+                        notes.append(f"{n_pairs} paired seed{'s' if n_pairs > 1 else ''}")
+                    improv.append(text_rel + (f" ({', '.join(notes)})" if notes else ""))
+            elif paired:
+                improv.append("–")
+            if best.get((d, m)) == mean:
+                text = f"**{text}**"
+            # a cell with fewer finished seeds than the spec says so (a grid still running)
+            cells.append(text + mark + (f" (n={n})" if n < len(spec.seeds) else ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if paired:
+            lines.append("| Improv. | " + " | ".join(improv) + " |")
+    return lines
+
+
+def table_markdown(spec: ExperimentSpec, stats: SeedStats, protocol: str) -> str:
+    """``table_<protocol>.md``: a caption and one Table 3 per variant."""
+    what = {"sampled": "1 positive + sampled negatives (the paper's protocol)",
+            "full": "ranked against every item, the user's known items masked"}[protocol]
+    seeds = ", ".join(str(s) for s in spec.seeds)
+    lines = [f"# {spec.name}: test metrics, {protocol} protocol", "",
+             f"Protocol `{protocol}`: {what}. Mean ± sample standard deviation over seeds "
+             f"({seeds}; a cell with fewer finished seeds shows their number n); **bold**: best "
+             f"mean of the column. Improv.: relative improvement of the "
+             f"mean of each `*{LRD_SUFFIX}` row over its vanilla row on the seeds both have "
+             "(their number is given when the rows' own means cover more), with the p-value of a "
+             "two-sided paired t-test over those seeds (scipy.stats.ttest_rel); ‡ p ≤ 0.01, "
+             "† p ≤ 0.05 on the improved row. –: no finished cell.", ""]
+    many = len(spec.variants) > 1
+    for v, sets in spec.variants.items():
+        if many:
+            shown = sets and v not in spec.sweep_variants()
+            lines += [f"## Variant `{v}`" + (f" ({', '.join(sets)})" if shown else ""), ""]
+        lines += format_table(spec, stats, protocol, v) + [""]
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> Optional[float]:
+    """A results.csv cell as a float (None when empty or not a number)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _span(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+
+def format_time_table(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Markdown lines of the cost table the paper does not give: per data set, model and
+    variant, the finished seeds, epochs run and best epoch (ranges over seeds), the training
+    time of one run (the trainer's ``train_total``: training steps without dev and test
+    evaluation; median and range over seeds) and the median seconds per epoch, with the devices
+    the runs trained on (``–`` for merged rows of older results that do not say)."""
+    runs: Dict[Tuple[str, str, str], Dict[int, Dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status") == "done":  # one row per protocol: keep one per seed
+            runs.setdefault((r["dataset"], r["model"], r["variant"]), {}).setdefault(int(r["seed"]), r)
+    lines = ["| Data set | Model | Variant | n | epochs run | best epoch | training time, min "
+             "(median, range) | s per epoch (median) | device |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for d in spec.datasets:
+        for label in spec.models:
+            for v in spec.variants:
+                by_seed = runs.get((d, label, v))
+                if not by_seed:
+                    continue
+                rs = list(by_seed.values())
+                parsed = [(_number(r.get("epochs_run")), _number(r.get("best_epoch")),
+                          _number(r.get("train_seconds"))) for r in rs]
+                epochs = [e for e, _, _ in parsed if e is not None]
+                best = [b for _, b, _ in parsed if b is not None]
+                secs = [t for _, _, t in parsed if t is not None]
+                per_epoch = [t / e for e, _, t in parsed if t is not None and e]
+                devices = sorted({dev.strip() for r in rs
+                                  for dev in str(r.get("device") or "").split(",") if dev.strip()})
+                if devices and any(not r.get("device") for r in rs):
+                    devices.append("unknown")
+                minutes = [t / 60 for t in secs]
+                time_text = (f"{statistics.median(minutes):.1f} ({_span(minutes, '{:.1f}')})"
+                             if minutes else "–")
+                lines.append(" | ".join([
+                    f"| {d}", label, v, str(len(rs)), _span(epochs) if epochs else "–",
+                    _span(best) if best else "–", time_text,
+                    f"{statistics.median(per_epoch):.1f}" if per_epoch else "–",
+                    ", ".join(devices) if devices else "–"]) + " |")
+    return lines
+
+
+def time_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> str:
+    """``table_time.md``: a caption and :func:`format_time_table`."""
+    return "\n".join([
+        f"# {spec.name}: training time", "",
+        "Per finished cell (`results.csv`): epochs run to early stopping and the best dev epoch "
+        "(ranges over seeds), and the time of the training steps of one run, without the dev "
+        "passes of each epoch and the test pass (`train_seconds`). Times depend on the machine, "
+        "its load and the thread count of each run; `device` lists the devices the runs "
+        "trained on (a run resumed on another device adds both devices' seconds; `results.csv` "
+        "has each run's own), `–` where the rows come from results that did not record it.", "",
+        *format_time_table(spec, rows), ""])
