@@ -391,24 +391,19 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
     """Run the grid of SPEC (models x data sets x variants x seeds) into --out and write the
     paper's tables and figures. Finished cells are kept; interrupted ones resume. The spec
     format is in docs/experiments.md; the paper's specs are in benchmarks/."""
-    from lrdgraph.experiment import (cell_states, load_spec, plan_cells, read_merged_rows,
-                                     run_experiment, select_cells)
+    from lrdgraph.experiment import grid_status, load_spec, run_experiment
 
     if dry_run and (report_only or overwrite):
         raise click.UsageError("--dry-run lists the cells only; it takes no --report-only/--overwrite")
     _exclusive(report_only=report_only, overwrite=overwrite)
     parsed = load_spec(spec, extra_set=overrides)
     if dry_run:
-        cells = select_cells(parsed, plan_cells(parsed), models=models, datasets=datasets,
-                             seeds=seeds, variants=variants)
-        states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
-        merged = read_merged_rows(cells, merge) if merge else {}
-        states = {k: "merged" if v != "done" and k in merged else v for k, v in states.items()}
-        for c in cells:
-            click.echo(f"{states[c.name]:8s} {c.name}")
-        counts = {s: sum(v == s for v in states.values())
-                  for s in ("done", "merged", "partial", "new")}
-        click.echo(f"{len(cells)} cells: {counts['done']} finished, "
+        rows = grid_status(parsed, out, models=models, datasets=datasets, seeds=seeds,
+                           variants=variants, merge=merge)
+        for r in rows:
+            click.echo(f"{r['state']:8s} {r['cell'].name}" + (f"  ({r['detail']})" if r["detail"] else ""))
+        counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "merged", "partial", "new")}
+        click.echo(f"{len(rows)} cells: {counts['done']} finished, "
                    + (f"{counts['merged']} merged, " if merge else "")
                    + f"{counts['partial']} to resume, {counts['new']} new")
         return

@@ -21,14 +21,14 @@ from __future__ import annotations
 from .cells import Cell, cell_name, cell_states, plan_cells, select_cells
 from .report import write_report
 from .results import collect_results, read_merged_rows
-from .runner import ExperimentFailed, run_experiment
+from .runner import ExperimentFailed, grid_status, run_experiment
 from .spec import (DEFAULT_METRICS, DEFAULT_PLOT_METRICS, LRD_SUFFIX, ExperimentSpec, load_spec,
                    sweep_name)
 from .stats import SeedStats, paired_improvement, paired_t_test
 from .tables import format_table, format_time_table, significance_rows
 
 __all__ = ["ExperimentSpec", "Cell", "ExperimentFailed", "load_spec", "plan_cells", "select_cells",
-           "cell_name", "cell_states", "run_experiment", "read_merged_rows", "collect_results",
+           "cell_name", "cell_states", "grid_status", "run_experiment", "read_merged_rows", "collect_results",
            "write_report", "format_table", "format_time_table", "significance_rows", "SeedStats",
            "paired_improvement", "paired_t_test", "sweep_name", "DEFAULT_METRICS",
            "DEFAULT_PLOT_METRICS", "LRD_SUFFIX"]

@@ -14,6 +14,7 @@ import yaml
 
 from ..errors import ConfigError, LrdError, OutputError
 from .cells import Cell, cell_states, plan_cells, select_cells
+from .progress import EpochWatcher, read_epochs
 from .report import write_report
 from .results import read_merged_rows
 from .spec import ExperimentSpec, load_spec
@@ -100,7 +101,7 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
                    overwrite: bool = False, report_only: bool = False,
                    models: Sequence[str] = (), datasets: Sequence[str] = (),
                    seeds: Sequence[int] = (), variants: Sequence[str] = (),
-                   merge: Sequence[str | Path] = (),
+                   merge: Sequence[str | Path] = (), progress_every: float = 5.0,
                    log: Callable[[str], None] = _stderr) -> Dict[str, Any]:
     """Run every unfinished cell of ``spec`` into ``out`` and write the report.
 
@@ -117,7 +118,9 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     without ``results.json``) is resumed from its last checkpoint. ``jobs > 1`` trains cells in
     that many spawned processes, each with ``threads`` torch threads (default: CPU cores /
     jobs). ``report_only`` trains nothing and rewrites the report from the finished cells.
-    Returns ``{"cells", "states", "outcomes", "files"}``; raises :class:`ExperimentFailed`
+    While cells train, each finished epoch of each is logged, read from its ``metrics.jsonl``
+    every ``progress_every`` seconds (:class:`~.progress.EpochWatcher`; 0: only at the end
+    of each cell). Returns ``{"cells", "states", "outcomes", "files"}``; raises :class:`ExperimentFailed`
     after writing the report if a cell failed.
     """
     spec = spec if isinstance(spec, ExperimentSpec) else load_spec(spec, extra_set=extra_set)
@@ -161,7 +164,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             log(f"{spec.name}: {len(cells)} cells, {done} finished{taken_msg}, "
                 f"{sum(states[c.name] == 'partial' for c in todo)} to resume, "
                 f"{sum(states[c.name] == 'new' for c in todo)} new{skipped}; {jobs} job(s)")
-            outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log)
+            outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log,
+                                  progress_every=progress_every)
         files = write_report(spec, cells, out, merged)
     failed = [o for o in outcomes if o["status"] == "failed"]
     result = {"cells": cells, "states": states, "outcomes": outcomes, "files": files}
@@ -173,14 +177,56 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     return result
 
 
+def grid_status(spec: ExperimentSpec, out: str | Path, *, models: Sequence[str] = (),
+                datasets: Sequence[str] = (), seeds: Sequence[int] = (),
+                variants: Sequence[str] = (), merge: Sequence[str | Path] = ()
+                ) -> List[Dict[str, Any]]:
+    """What ``run_experiment`` would do with the selected cells, training nothing (``--dry-run``):
+    per cell ``{"cell", "state", "detail"}`` with state ``done``, ``merged`` (taken from a
+    ``merge`` file), ``partial`` (to resume) or ``new``. A partial cell's detail says how far it
+    got: its finished epochs and best dev score so far, from its ``metrics.jsonl``."""
+    out = Path(out)
+    cells = select_cells(spec, plan_cells(spec), models=models, datasets=datasets, seeds=seeds,
+                         variants=variants)
+    states = cell_states(cells, out) if out.is_dir() else {c.name: "new" for c in cells}
+    merged = read_merged_rows(cells, merge) if merge else {}
+    rows = []
+    for c in cells:
+        state = "merged" if states[c.name] != "done" and c.name in merged else states[c.name]
+        detail = ""
+        if state == "partial":
+            epochs = read_epochs(out / "runs" / c.name / "metrics.jsonl") or []
+            metric, protocol = c.config["eval"]["metric"], c.config["eval"]["dev_protocol"]
+            best = [r for r in epochs if r.get("best")]
+            score = best[-1].get("dev", {}).get(protocol, {}).get(metric) if best else None
+            detail = (f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} of at most "
+                      f"{c.config['train']['epochs']}"
+                      + (f", best dev {metric} {score:.4f} @ {best[-1]['epoch']}"
+                         if isinstance(score, (int, float)) else ""))
+        rows.append({"cell": c, "state": state, "detail": detail})
+    return rows
+
+
 def _run_cells(todo: Sequence[Cell], out: Path, *, jobs: int, threads: Optional[int],
-               log: Callable[[str], None]) -> List[Dict[str, Any]]:
+               log: Callable[[str], None], progress_every: float = 5.0
+               ) -> List[Dict[str, Any]]:
     jobs_ = [{"name": c.name, "run_dir": str(out / "runs" / c.name),
               "log": str(out / "logs" / f"{c.name}.log"), "graph": str(c.graph),
               "config": c.config} for c in todo]
+    watch = EpochWatcher([(j["name"], j["run_dir"], j["config"]["eval"]["metric"],
+                           j["config"]["eval"]["dev_protocol"]) for j in jobs_],
+                         log=log, every=progress_every)
+    with watch:
+        return _train_jobs(jobs_, jobs=jobs, threads=threads, log=log, before_report=watch.poll)
+
+
+def _train_jobs(jobs_: Sequence[Dict[str, Any]], *, jobs: int, threads: Optional[int],
+                log: Callable[[str], None], before_report: Callable[[], Any]
+                ) -> List[Dict[str, Any]]:
     outcomes: List[Dict[str, Any]] = []
 
     def report(o: Dict[str, Any]) -> None:
+        before_report()  # the cell's last epochs first, then its result
         outcomes.append(o)
         k = len(outcomes)
         if o["status"] == "failed":

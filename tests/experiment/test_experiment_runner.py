@@ -38,8 +38,9 @@ def finished(demo_graph_dir, tmp_path_factory):
     from lrdgraph.experiment import run_experiment
 
     out = tmp_path_factory.mktemp("experiment") / "out"
-    res = run_experiment(tiny_spec(demo_graph_dir), out, log=quiet)
-    return out, res
+    messages = []
+    res = run_experiment(tiny_spec(demo_graph_dir), out, log=messages.append)
+    return out, {**res, "messages": messages}
 
 
 @pytest.fixture
@@ -73,6 +74,21 @@ def test_every_cell_trained_into_its_run_directory(finished):
     assert cfg["lrd"]["enabled"] is False and cfg["train"]["seed"] == 1
     assert yaml.safe_load((out / "runs" / names[3] / "config.yaml").read_text())["lrd"]["enabled"] is True
     assert (out / "spec.yaml").exists()
+
+
+def test_terminal_shows_each_epoch_of_each_cell_before_its_result(finished):
+    """The trainer's own lines go to the cell's log file; the experiment's log gets one line
+    per epoch of each cell (from its metrics.jsonl) and then the cell's result line."""
+    out, res = finished
+    messages = res["messages"]
+    for k, c in enumerate(res["cells"], start=1):
+        rec = json.loads((out / "runs" / c.name / "metrics.jsonl").read_text().splitlines()[0])
+        score = rec["dev"]["sampled"]["NDCG@5"]
+        epoch = [i for i, m in enumerate(messages)
+                 if m.startswith(f"{c.name}: epoch 1  dev NDCG@5={score:.4f} *  best {score:.4f} @ 1  (")]
+        result = [i for i, m in enumerate(messages) if m.startswith(f"[{k}/4] {c.name}: trained")]
+        assert len(epoch) == 1 and len(result) == 1, messages
+        assert epoch[0] < result[0]
 
 
 def test_results_csv_has_every_cell_and_its_config(finished):
@@ -232,7 +248,7 @@ def test_rerun_does_not_retrain_finished_cells(finished, demo_graph_dir, count_t
 def test_interrupted_cell_resumes(demo_graph_dir, tmp_path, monkeypatch, count_training):
     """A runner interrupted in epoch 2 of a cell resumes that cell from its checkpoint after
     epoch 1, and does not restart it."""
-    from lrdgraph.experiment import cell_states, load_spec, plan_cells, run_experiment
+    from lrdgraph.experiment import cell_states, grid_status, load_spec, plan_cells, run_experiment
     import lrdgraph.train.trainer as trainer
 
     spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"}, seeds=[5],
@@ -257,6 +273,10 @@ def test_interrupted_cell_resumes(demo_graph_dir, tmp_path, monkeypatch, count_t
     assert not (run / "results.json").exists() and (run / "checkpoints" / "last.pt").exists()
     assert cell_states([cell], out) == {cell.name: "partial"}
     assert count_training == {"train": 1, "resume": 0}
+    (row,) = grid_status(load_spec(spec), out)  # what --dry-run prints
+    score = json.loads(first_epoch)["dev"]["sampled"]["NDCG@5"]
+    assert (row["cell"].name, row["state"]) == (cell.name, "partial")
+    assert row["detail"] == f"1 epoch of at most 2, best dev NDCG@5 {score:.4f} @ 1"
 
     monkeypatch.setattr(trainer, "train", counting_train)
     res = run_experiment(spec, out, log=quiet)
@@ -387,8 +407,12 @@ def test_parallel_jobs_give_the_sequential_results(demo_graph_dir, tmp_path):
 
     spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"})
     run_experiment(spec, tmp_path / "seq", log=quiet)
-    res = run_experiment(spec, tmp_path / "par", jobs=2, threads=1, log=quiet)
+    messages = []
+    res = run_experiment(spec, tmp_path / "par", jobs=2, threads=1, log=messages.append)
     assert sorted(o["how"] for o in res["outcomes"]) == ["trained", "trained"]
+    # the workers' epochs reach the parent's log through the cells' metrics.jsonl
+    assert sorted(m.split(":")[0] for m in messages if ": epoch 1  dev" in m) == \
+        [c.name for c in res["cells"]]
     strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]
     assert strip(read_csv(tmp_path / "par" / "results.csv")) == strip(read_csv(tmp_path / "seq" / "results.csv"))
 
