@@ -6,10 +6,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .cells import Cell, safe_part
 from .figures import plot_ablation, plot_sensitivity
-from .results import metric_order, write_csv, collect_results
+from .results import collect_results, metric_order, write_csv
 from .spec import ExperimentSpec
 from .stats import SeedStats
-from .tables import table_markdown, time_markdown, significance_rows
+from .tables import significance_rows, table_markdown, time_markdown
 
 
 def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
