@@ -401,7 +401,8 @@ def experiment_cmd(spec: Path, out: Path, jobs: int, threads: Optional[int], ove
         rows = grid_status(parsed, out, models=models, datasets=datasets, seeds=seeds,
                            variants=variants, merge=merge)
         for r in rows:
-            click.echo(f"{r['state']:8s} {r['cell'].name}" + (f"  ({r['detail']})" if r["detail"] else ""))
+            detail = f"  ({r['detail']})" if r["detail"] else ""
+            click.echo(f"{r['state']:8s} {r['cell'].name}{detail}")
         counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "merged", "partial", "new")}
         click.echo(f"{len(rows)} cells: {counts['done']} finished, "
                    + (f"{counts['merged']} merged, " if merge else "")
