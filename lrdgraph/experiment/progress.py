@@ -58,6 +58,7 @@ class EpochWatcher:
         self.every = every
         self.shown: Dict[str, int] = {name: len(read_epochs(path) or [])
                                       for name, path, _, _ in self.cells}
+        self._seen: Dict[str, Tuple[int, int]] = {}  # (mtime_ns, size) of the file last read
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -67,6 +68,13 @@ class EpochWatcher:
         logged = 0
         with self._lock:
             for name, path, metric, protocol in self.cells:
+                try:  # a grid has hundreds of cells: read only the files that changed
+                    st = path.stat()
+                except OSError:
+                    continue
+                if self._seen.get(name) == (st.st_mtime_ns, st.st_size):
+                    continue
+                self._seen[name] = (st.st_mtime_ns, st.st_size)
                 epochs = read_epochs(path)
                 if not epochs or len(epochs) <= self.shown[name]:
                     continue
