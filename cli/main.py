@@ -154,7 +154,7 @@ def cli(debug: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Graph directory to write.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[Path],
                     items: Optional[Path], relations: Optional[Path], user_col, item_col, time_col,
@@ -280,7 +280,7 @@ def graph_info_cmd(graph_dir: Path, fmt: str) -> None:
               "eval.batch_size, eval.full_pairs). With GRAPH_DIR: the run's graph has moved "
               "(another machine); it must have the run's id maps.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kge,
               relation_evidence, epochs, patience, lr, seed, device, deterministic, config_file,
@@ -337,7 +337,7 @@ def train_cmd(graph_dir, model, lrd, num_latent, lrd_objective, lrd_features, kg
               "full: every item, the user's known items masked.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Readable table, or JSON for scripts.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def evaluate_cmd(run_dir: Path, protocol: str, fmt: str, quiet: bool) -> None:
     """Evaluate a run's best checkpoint on the test split (both protocols by default)."""
@@ -453,7 +453,7 @@ def _candidate_options(fn: Callable) -> Callable:
 @click.option("--include-attributes", is_flag=True, help="Add item→attribute-value edges.")
 @_candidate_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def export_edges_cmd(run_dir: Path, fmt: str, out: Path, relations: Optional[list],
                      min_weight: float, top_k: Optional[int], latent_only: bool,
@@ -525,7 +525,7 @@ def recommend_cmd(run_dir: Path, user: Optional[str], history: Optional[str], k:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Readable table, or JSON for scripts.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def relations_cmd(run_dir: Path, out: Path, top: int, name: bool, naming: str,
                   base_url: Optional[str], chat_model: Optional[str], window: int, knn: int,
@@ -557,7 +557,7 @@ def relations_cmd(run_dir: Path, out: Path, top: int, name: bool, naming: str,
               help="Top pairs shown per relation.")
 @_candidate_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (shown only on a terminal).")
 @handle_errors
 def report_cmd(run_dir: Path, out: Path, top: int, window: int, knn: int, chunk_size: int,
                max_pairs: int, overwrite: bool, quiet: bool) -> None:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..progress import progress_bar
 from .defaults import DEFAULT_CHUNK, DEFAULT_KNN, DEFAULT_MAX_PAIRS, DEFAULT_WINDOW
 
 __all__ = ["sequence_pairs", "knn_pairs", "candidate_pairs", "heldout_pairs", "iter_scored",
@@ -30,11 +31,7 @@ SPLITS = ("train", "dev", "test")
 
 
 def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    return progress_bar(iterable, total=total, desc=desc, enabled=enabled, leave=False)
 
 
 def _sequences(dataset, splits: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

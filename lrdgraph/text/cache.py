@@ -23,6 +23,7 @@ from typing import Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import ConfigError, OutputError, ServiceError
+from ..progress import progress_bar
 from .base import TextEncoder, as_text_list
 
 __all__ = ["encode_cached", "default_cache_dir", "cache_key", "CACHE_FILE"]
@@ -184,11 +185,8 @@ def _encode_missing(
     progress: bool,
 ) -> None:
     size = batch_size or getattr(encoder, "batch_size", None) or 64
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(missing), desc=f"text features ({encoder.backend})", unit="text")
+    bar = progress_bar(total=len(missing), desc=f"text features ({encoder.backend})",
+                       enabled=progress, unit="text")
     try:
         for start in range(0, len(missing), size):
             batch = missing[start : start + size]
@@ -196,8 +194,6 @@ def _encode_missing(
             keys = [key_of[t] for t in batch]
             _store(conn, keys, vecs)
             found.update(zip(keys, vecs))
-            if bar is not None:
-                bar.update(len(batch))
+            bar.update(len(batch))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from ..errors import ConfigError, ServiceError
+from ..progress import progress_bar
 from .base import TextEncoder, as_text_list
 
 __all__ = ["OpenAIEncoder", "DEFAULT_BASE_URL"]
@@ -207,20 +208,15 @@ class OpenAIEncoder(TextEncoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
         out = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(texts), desc=f"embedding ({self.model_name})", unit="text")
+        bar = progress_bar(total=len(texts), desc=f"embedding ({self.model_name})",
+                           enabled=progress, unit="text")
         try:
             for start in range(0, len(texts), size):
                 batch = texts[start : start + size]
                 out.append(self._embed_batch(batch))
-                if bar is not None:
-                    bar.update(len(batch))
+                bar.update(len(batch))
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         return np.concatenate(out, axis=0)
 
     def __repr__(self) -> str:

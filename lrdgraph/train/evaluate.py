@@ -6,6 +6,7 @@ from typing import Dict, Iterable, Optional
 import torch
 from torch import Tensor
 
+from ..progress import progress_bar
 from .data import SequenceData, SequenceRows
 from .metrics import full_ranks, ranking_metrics, sampled_ranks
 
@@ -13,11 +14,7 @@ __all__ = ["evaluate", "sampled_rank_tensor", "full_rank_tensor"]
 
 
 def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    return progress_bar(iterable, total=total, desc=desc, enabled=enabled, leave=False)
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import ConfigError, InputError, LrdError, OutputError
 from ..io import (DirLock, atomic_torch_save, atomic_write_json, atomic_write_text, output_dir,
                   read_json, unpickling_refusal, unreadable_reason)
+from ..progress import progress_bar
 from . import distributed as ddp
 from .data import KGSampler, NegativeSampler, SequenceData
 from .evaluate import evaluate
@@ -207,10 +208,8 @@ class Trainer:
         sums: Dict[str, float] = {}
         steps = 0
         batches = range(0, n, bs)
-        it = batches
-        if self.progress:
-            from tqdm.auto import tqdm
-            it = tqdm(batches, desc=f"epoch {self.epoch + 1}", leave=False, dynamic_ncols=True)
+        it = progress_bar(batches, desc=f"epoch {self.epoch + 1}", enabled=self.progress,
+                          leave=False)
         for s in it:
             # the global batch and its random draws are the same in every process (same seed);
             # each process then keeps its share of the rows (all of them in a single process)
