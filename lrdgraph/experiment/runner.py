@@ -120,8 +120,8 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     jobs). ``report_only`` trains nothing and rewrites the report from the finished cells.
     While cells train, each finished epoch of each is logged, read from its ``metrics.jsonl``
     every ``progress_every`` seconds (:class:`~.progress.EpochWatcher`; 0: only at the end
-    of each cell). Returns ``{"cells", "states", "outcomes", "files"}``; raises :class:`ExperimentFailed`
-    after writing the report if a cell failed.
+    of each cell). Returns ``{"cells", "states", "outcomes", "files"}``; raises
+    :class:`ExperimentFailed` after writing the report if a cell failed.
     """
     spec = spec if isinstance(spec, ExperimentSpec) else load_spec(spec, extra_set=extra_set)
     out = Path(out)
