@@ -140,6 +140,9 @@ def cli(debug: bool) -> None:
 @click.option("--attr-cols", default=None, help="csv: comma-separated attribute columns of items.")
 @click.option("--k-core", type=click.IntRange(min=0), default=None,
               help="ml-100k / csv: k-core filtering (ml-100k default 5, csv default 0).")
+@click.option("--genres", type=click.Choice(["one", "per-flag"]), default=None,
+              help="ml-100k: one multi-valued genre relation (the paper's) [one], or one "
+              "relation per genre flag (the reference notebook's 20 relations).")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of generated splits / negatives / demo data.")
 @click.option("--encoder", type=click.Choice(["local", "openai", "tfidf"]), default="local",
@@ -158,7 +161,7 @@ def cli(debug: bool) -> None:
 @handle_errors
 def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[Path],
                     items: Optional[Path], relations: Optional[Path], user_col, item_col, time_col,
-                    item_id_col, text_cols, attr_cols, k_core, seed: int, encoder: str,
+                    item_id_col, text_cols, attr_cols, k_core, genres, seed: int, encoder: str,
                     encoder_model, base_url, dim, cache_dir, out: Path, overwrite: bool,
                     quiet: bool) -> None:
     """Read a data set, encode item text and write the item graph to --out."""
@@ -201,6 +204,10 @@ def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[
         if kind not in ("ml-100k", "csv"):
             raise click.UsageError("--k-core applies to --dataset ml-100k and csv only")
         options["k_core"] = k_core
+    if genres is not None:
+        if kind != "ml-100k":
+            raise click.UsageError("--genres applies to --dataset ml-100k only")
+        options["genres"] = genres
     info = build_graph_dir(kind, options, out, encoder=encoder, encoder_model=encoder_model,
                            base_url=base_url, dim=dim, cache_dir=cache_dir, overwrite=overwrite,
                            progress=not quiet)

@@ -11,7 +11,11 @@
   (:func:`~lrdgraph.data.common.assemble_dataset`).
 - Attributes: ``genre`` (multi-valued, the genre names in ``u.genre`` order; ``unknown`` is a
   value only where an item flags it) and ``year`` (the year of ``release_date``; an empty date
-  gives no pair).
+  gives no pair): the paper's two relations. ``genres="per-flag"`` gives instead one attribute
+  per genre flag, ``genre_<name>`` with the single value ``yes`` (``genre_action``,
+  ``genre_childrens``, ..., ``genre_scifi``), after ``year``: the reference notebook's layout,
+  20 relations (point 3 below). Two items share ``genre_action`` iff both are action films,
+  so the pairs are those of ``genre``, split by genre.
 - Item text: ``"<title> (<year>). Genres: a, b"``. MovieLens titles already end in the film's
   year (``Toy Story (1995)``), which we keep as written: for 190 of the 1,682 movies it differs
   from the ``release_date`` year (re-releases such as ``Taxi Driver (1976)``, dated 1996), and
@@ -46,12 +50,15 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..io import sha256_file
 from .common import ItemTable, assemble_dataset, int_column, read_table
 from .dataset import Dataset
 
-__all__ = ["read_movielens"]
+__all__ = ["read_movielens", "GENRE_LAYOUTS"]
+
+#: ``genres=`` of :func:`read_movielens`
+GENRE_LAYOUTS = ("one", "per-flag")
 
 DATA_COLS = ["user_id", "item_id", "rating", "timestamp"]
 ITEM_COLS = ["movie_id", "title", "release_date", "video_release_date", "imdb_url"]
@@ -60,7 +67,7 @@ _TITLE_YEAR = re.compile(r"\(\d{4}\)")
 
 
 def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, seed: int = 0,
-                   name: Optional[str] = None) -> Dataset:
+                   genres: str = "one", name: Optional[str] = None) -> Dataset:
     """Read a raw MovieLens 100K directory into a :class:`Dataset` (see the module docstring).
 
     Args:
@@ -69,12 +76,17 @@ def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, se
             until stable; 0 or 1 keeps everything. (default: ``5``)
         n_neg (int, optional): negatives per dev/test row. (default: ``99``)
         seed (int, optional): seed of the negative sampler. (default: ``0``)
+        genres (str, optional): ``"one"``, a multi-valued ``genre`` attribute (the paper's
+            relations), or ``"per-flag"``, one ``genre_<name>`` attribute per genre flag (the
+            reference notebook's). (default: ``"one"``)
         name (str, optional): data set name. (default: ``"ml-100k"``)
     """
+    if genres not in GENRE_LAYOUTS:
+        raise ConfigError(f"genres must be one of {', '.join(GENRE_LAYOUTS)} (got {genres!r})")
     d = Path(data_dir)
     if not d.is_dir():
         raise InputError("data directory not found", path=d)
-    genres = _read_genres(d / "u.genre")
+    genre_names = _read_genres(d / "u.genre")
 
     data_path = d / "u.data"
     data = read_table(data_path, sep="\t", header=None, names=DATA_COLS, quoting=3)
@@ -86,7 +98,9 @@ def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, se
     time = int_column(data, "timestamp", data_path, min_value=0, header_lines=0,
                       hint="timestamps must be unix seconds")
 
-    items = _read_items(d / "u.item", genres)
+    items = _read_items(d / "u.item", genre_names)
+    if genres == "per-flag":
+        items = _genre_per_flag(items, genre_names)
     known = set(int(i) for i in items.ids)
     unknown = np.flatnonzero(~np.isin(item_num, np.fromiter(known, dtype=np.int64)))
     if unknown.size:
@@ -100,6 +114,7 @@ def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, se
 
     report: Dict[str, object] = {
         "format": "ml-100k",
+        "genres": genres,
         "inputs": {p: sha256_file(d / p) for p in ("u.data", "u.item", "u.genre")},
     }
     return assemble_dataset(name or "ml-100k", user, item, time, items=items, k_core=k_core,
@@ -164,3 +179,16 @@ def _read_items(path: Path, genres: List[str]) -> ItemTable:
     return ItemTable(ids=[str(i) for i in ids], text=texts,
                      attributes={"genre": genre_cells, "year": year_cells},
                      value_order={"genre": list(genres)}, path=path)
+
+
+def _genre_per_flag(items: ItemTable, genres: List[str]) -> ItemTable:
+    """``items`` with its ``genre`` attribute split into one ``genre_<name>`` attribute per genre
+    flag (value ``yes`` where flagged), after ``year`` as in the reference notebook."""
+    names = {g: "genre_" + re.sub(r"[^a-z0-9]+", "", g.lower()) for g in genres}
+    if len(set(names.values())) != len(names):
+        raise InputError("two genre names give the same attribute name: "
+                         + ", ".join(sorted(names.values())), path=items.path)
+    cells = items.attributes["genre"]
+    attributes = {"year": items.attributes["year"]}
+    attributes.update({names[g]: [["yes"] if g in row else [] for row in cells] for g in genres})
+    return ItemTable(ids=items.ids, text=items.text, attributes=attributes, path=items.path)

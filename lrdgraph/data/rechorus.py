@@ -11,13 +11,13 @@ are parsed with JSON / ``ast.literal_eval``, never ``eval``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .common import int_column, parse_list_column, read_table, require_columns
+from .common import int_column, parse_list_column, read_table
 from .dataset import Attribute, Dataset, Split
 
 __all__ = ["read_rechorus"]

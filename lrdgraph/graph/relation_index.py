@@ -9,7 +9,7 @@ the history item may be the head or the tail of e.g. an also-bought edge.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import numpy as np
 import torch

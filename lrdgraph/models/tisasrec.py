@@ -6,7 +6,6 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .sasrec import PointWiseFeedForward, reverse_positions

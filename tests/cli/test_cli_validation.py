@@ -33,6 +33,8 @@ CASES = [
     ([*BUILD, "--seed", "-1"], "'--seed'"),
     ([*BUILD, "--seed", "1.5"], "'--seed'"),
     ([*BUILD, "--k-core", "-1"], "'--k-core'"),
+    ([*BUILD, "--genres", "flags"], "'--genres'"),
+    ([*BUILD, "--genres", "per-flag"], "--genres applies to --dataset ml-100k only"),
     (["build-graph", "--dataset", "rechorus", "--data-dir", MISSING, "--out", OUT], "'--data-dir'"),
     (["build-graph", "--dataset", "rechorus", "--data-dir", FILE, "--out", OUT], "'--data-dir'"),
     (["build-graph", "--dataset", "csv", "--interactions", DIR, "--out", OUT], "'--interactions'"),

@@ -135,6 +135,33 @@ def test_tiny_good(tmp_path):
     assert ds.report["item_rows_without_interactions"] == 1
 
 
+def test_one_relation_per_genre_flag(tmp_path):
+    """genres="per-flag": year, then one yes-valued attribute per genre flag, holding the items
+    that have that genre in the default layout; everything else is the same data set."""
+    d = _ml_dir(tmp_path)
+    one = read_movielens(d, k_core=0, n_neg=3)
+    per = read_movielens(d, k_core=0, n_neg=3, genres="per-flag")
+    assert list(per.attributes) == ["year", "genre_unknown", "genre_action", "genre_comedy"]
+    genre = one.attributes["genre"]
+    for v, label in enumerate(genre.values):
+        a = per.attributes[f"genre_{label.lower()}"]
+        assert a.values == ["yes"] and a.value.tolist() == [0] * len(a.item)
+        assert a.item.tolist() == sorted(genre.item[genre.value == v].tolist())
+    assert per.attributes["genre_action"].item.tolist() == [0, 1, 2]
+    assert np.array_equal(per.attributes["year"].item, one.attributes["year"].item)
+    assert per.item_text == one.item_text and per.report["genres"] == "per-flag"
+    assert np.array_equal(per.dev.neg_items, one.dev.neg_items)
+    with pytest.raises(ConfigError, match="genres must be one of one, per-flag"):
+        read_movielens(d, genres="flags")
+
+
+def test_per_flag_names_must_stay_distinct(tmp_path):
+    d = _ml_dir(tmp_path, genres="Sci-Fi|0\nSciFi|1\nComedy|2\n")
+    with pytest.raises(InputError) as e:
+        read_movielens(d, k_core=0, n_neg=3, genres="per-flag")
+    assert "genre_scifi" in str(e.value)
+
+
 def test_user_with_every_item_cannot_get_negatives(tmp_path):
     data = "".join(f"{u}\t{i}\t4\t{i}\n" for u in (1, 2) for i in (1, 2, 3))
     with pytest.raises(InputError, match="every item"):
