@@ -30,10 +30,6 @@ __all__ = ["sequence_pairs", "knn_pairs", "candidate_pairs", "heldout_pairs", "i
 SPLITS = ("train", "dev", "test")
 
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    return progress_bar(iterable, total=total, desc=desc, enabled=enabled, leave=False)
-
-
 def _sequences(dataset, splits: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every user's interactions of ``splits`` in order (split order, then time): user, item
     and split code (position in :data:`SPLITS`) arrays."""
@@ -96,7 +92,7 @@ def knn_pairs(features: Tensor, k: int = DEFAULT_KNN, *, chunk_size: int = DEFAU
     rows = max(1, int(chunk_size) // max(N, 1))
     starts = range(0, N, rows)
     keys = []
-    for s in _progress(starts, len(starts), "text neighbours", progress):
+    for s in progress_bar(starts, desc="text neighbours", enabled=progress, leave=False):
         e = min(s + rows, N)
         sim = f[s:e] @ f.t()
         sim[torch.arange(e - s), torch.arange(s, e)] = -float("inf")
@@ -150,7 +146,7 @@ def iter_scored(model, pairs: Tensor, *, chunk_size: int = DEFAULT_CHUNK,
     step = max(1, int(chunk_size))
     starts = range(0, P, step)
     dev = next(model.parameters()).device
-    for s in _progress(starts, len(starts), desc, progress):
+    for s in progress_bar(starts, desc=desc, enabled=progress, leave=False):
         h, t = pairs[0, s:s + step], pairs[1, s:s + step]
         q = model.latent_distribution(h.to(dev), t.to(dev)).float().cpu()
         yield s, h, t, q

@@ -13,10 +13,6 @@ from .metrics import full_ranks, ranking_metrics, sampled_ranks
 __all__ = ["evaluate", "sampled_rank_tensor", "full_rank_tensor"]
 
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    return progress_bar(iterable, total=total, desc=desc, enabled=enabled, leave=False)
-
-
 @torch.no_grad()
 def sampled_rank_tensor(model, rows: SequenceRows, *, batch_size: int = 256,
                         device: torch.device | str = "cpu", progress: bool = False,
@@ -28,7 +24,7 @@ def sampled_rank_tensor(model, rows: SequenceRows, *, batch_size: int = 256,
     n = len(rows)
     ranks = []
     starts = range(0, n, batch_size)
-    for s in _progress(starts, len(starts), desc, progress):
+    for s in progress_bar(starts, desc=desc, enabled=progress, leave=False):
         idx = torch.arange(s, min(s + batch_size, n))
         b = rows.batch(idx, device)
         cand = torch.cat([b["item"].unsqueeze(1), rows.neg_items[idx].to(device)], dim=1)
@@ -50,7 +46,7 @@ def full_rank_tensor(model, data: SequenceData, rows: SequenceRows, split: str, 
     all_items = torch.arange(N, device=device)
     ranks = []
     starts = range(0, n, users_per_batch)
-    for s in _progress(starts, len(starts), f"full ({split})", progress):
+    for s in progress_bar(starts, desc=f"full ({split})", enabled=progress, leave=False):
         idx = torch.arange(s, min(s + users_per_batch, n))
         b = rows.batch(idx, device)
         B = idx.numel()
