@@ -28,7 +28,7 @@ from .stats import SeedStats, paired_improvement, paired_t_test
 from .tables import format_table, format_time_table, significance_rows
 
 __all__ = ["ExperimentSpec", "Cell", "ExperimentFailed", "load_spec", "plan_cells", "select_cells",
-           "cell_name", "cell_states", "grid_status", "run_experiment", "read_merged_rows", "collect_results",
-           "write_report", "format_table", "format_time_table", "significance_rows", "SeedStats",
-           "paired_improvement", "paired_t_test", "sweep_name", "DEFAULT_METRICS",
-           "DEFAULT_PLOT_METRICS", "LRD_SUFFIX"]
+           "cell_name", "cell_states", "grid_status", "run_experiment", "read_merged_rows",
+           "collect_results", "write_report", "format_table", "format_time_table",
+           "significance_rows", "SeedStats", "paired_improvement", "paired_t_test", "sweep_name",
+           "DEFAULT_METRICS", "DEFAULT_PLOT_METRICS", "LRD_SUFFIX"]
