@@ -7,6 +7,8 @@ modify it in place.
 """
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List
 
@@ -144,3 +146,22 @@ def make_tiny_dataset():
 def tiny_dataset():
     """A fresh hand-made data set (see :func:`make_tiny_dataset`)."""
     return make_tiny_dataset()
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal (progress bars draw only on one)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def tty_stderr(monkeypatch) -> Callable[[], io.StringIO]:
+    """Call it in the test body (pytest's capture resets sys.stderr after fixture setup): it
+    replaces sys.stderr with a terminal-like buffer for the rest of the test and returns it."""
+    def use() -> io.StringIO:
+        term = _Terminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        return term
+
+    return use

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["EpochWatcher", "read_epochs"]
+__all__ = ["EpochWatcher", "read_epochs", "best_so_far"]
 
 
 def read_epochs(path: Path) -> Optional[List[Dict[str, Any]]]:
@@ -33,6 +33,17 @@ def read_epochs(path: Path) -> Optional[List[Dict[str, Any]]]:
         if isinstance(rec, dict) and isinstance(rec.get("epoch"), int):
             out.append(rec)
     return out
+
+
+def best_so_far(epochs: Sequence[Dict[str, Any]], metric: str, protocol: str
+                ) -> Tuple[Optional[float], Optional[int]]:
+    """``(score, epoch)`` of the last record the trainer marked ``best``; ``(None, None)``
+    when there is none."""
+    for rec in reversed(epochs):
+        score = rec.get("dev", {}).get(protocol, {}).get(metric)
+        if rec.get("best") and isinstance(score, (int, float)):
+            return score, rec["epoch"]
+    return None, None
 
 
 class EpochWatcher:
@@ -78,14 +89,10 @@ class EpochWatcher:
                 epochs = read_epochs(path)
                 if not epochs or len(epochs) <= self.shown[name]:
                     continue
-                best_score, best_epoch = None, None
-                for i, rec in enumerate(epochs):
-                    score = rec.get("dev", {}).get(protocol, {}).get(metric)
-                    if rec.get("best") and isinstance(score, (int, float)):
-                        best_score, best_epoch = score, rec["epoch"]
-                    if i >= self.shown[name]:
-                        self.log(_line(name, rec, metric, protocol, best_score, best_epoch))
-                        logged += 1
+                for i in range(self.shown[name], len(epochs)):
+                    best = best_so_far(epochs[:i + 1], metric, protocol)
+                    self.log(_line(name, epochs[i], metric, protocol, *best))
+                    logged += 1
                 self.shown[name] = len(epochs)
         return logged
 

@@ -14,7 +14,7 @@ import yaml
 
 from ..errors import ConfigError, LrdError, OutputError
 from .cells import Cell, cell_states, plan_cells, select_cells
-from .progress import EpochWatcher, read_epochs
+from .progress import EpochWatcher, best_so_far, read_epochs
 from .report import write_report
 from .results import read_merged_rows
 from .spec import ExperimentSpec, load_spec
@@ -197,12 +197,10 @@ def grid_status(spec: ExperimentSpec, out: str | Path, *, models: Sequence[str] 
         if state == "partial":
             epochs = read_epochs(out / "runs" / c.name / "metrics.jsonl") or []
             metric, protocol = c.config["eval"]["metric"], c.config["eval"]["dev_protocol"]
-            best = [r for r in epochs if r.get("best")]
-            score = best[-1].get("dev", {}).get(protocol, {}).get(metric) if best else None
+            score, epoch = best_so_far(epochs, metric, protocol)
             detail = (f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} of at most "
                       f"{c.config['train']['epochs']}"
-                      + (f", best dev {metric} {score:.4f} @ {best[-1]['epoch']}"
-                         if isinstance(score, (int, float)) else ""))
+                      + (f", best dev {metric} {score:.4f} @ {epoch}" if score is not None else ""))
         rows.append({"cell": c, "state": state, "detail": detail})
     return rows
 

@@ -167,18 +167,10 @@ def test_bad_encoder_output_is_not_stored(tmp_path: Path) -> None:
     assert enc.sent == ["a"]
 
 
-def test_progress_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_progress_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tty_stderr,
                       capsys: pytest.CaptureFixture[str]) -> None:
     """The bar counts the texts on a terminal; in a log file (not a terminal) it stays quiet."""
-    import io
-    import sys
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    term = Terminal()
-    monkeypatch.setattr(sys, "stderr", term)
+    term = tty_stderr()
     encode_cached(FakeEncoder(), TEXTS, tmp_path / "a", batch_size=4, progress=True)
     assert "10/10" in term.getvalue()
     monkeypatch.undo()
