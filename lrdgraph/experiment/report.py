@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .cells import Cell, safe_part
 from .figures import plot_ablation, plot_sensitivity
-from .results import collect_results, metric_order, write_csv
+from .results import DEV, collect_results, metric_order, write_csv
 from .spec import ExperimentSpec
 from .stats import SeedStats
 from .tables import significance_rows, table_markdown, time_markdown
@@ -30,21 +30,23 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
     files.append(out / "results.csv")
     stats = SeedStats(rows)
     summary = stats.summary()
+    # the dev rows (the numbers model selection saw) get a table of their own when there are any
+    protocols = [*spec.protocols, *([DEV] if any(r.get("protocol") == DEV for r in rows) else [])]
     order = {"dataset": list(spec.datasets), "model": list(spec.models),
-             "variant": list(spec.variants), "protocol": ["sampled", "full"],
+             "variant": list(spec.variants), "protocol": ["sampled", "full", DEV],
              "metric": metric_order(r["metric"] for r in summary)}
     summary.sort(key=lambda r: tuple(order[k].index(r[k]) if r[k] in order[k] else 99
                                      for k in ("dataset", "variant", "protocol", "model", "metric")))
     write_csv(out / "summary.csv", summary,
                ["dataset", "model", "variant", "protocol", "metric", "mean", "std", "n", "seeds"])
     files.append(out / "summary.csv")
-    sig = significance_rows(spec, stats)
+    sig = significance_rows(spec, stats, protocols)
     if sig:
         write_csv(out / "significance.csv", sig, ["dataset", "variant", "protocol", "metric", "model",
                                                     "baseline", "mean", "baseline_mean",
                                                     "improvement", "p_value", "n_pairs"])
         files.append(out / "significance.csv")
-    for p in spec.protocols:
+    for p in protocols:
         path = out / f"table_{p}.md"
         atomic_write_text(path, table_markdown(spec, stats, p))
         files.append(path)

@@ -21,6 +21,9 @@ def metric_order(names: Iterable[str]) -> List[str]:
     return sorted(set(names), key=key)
 
 
+DEV = "dev"
+"""The ``protocol`` of a results row holding the dev metrics at the selected epoch."""
+
 MERGE_COLUMNS = ("cell", "seed", "protocol", "status", "config")
 
 
@@ -125,7 +128,12 @@ def collect_results(cells: Sequence[Cell], out: str | Path,
                     ) -> List[Dict[str, Any]]:
     """One row per finished cell and protocol (one row with ``status`` for an unfinished
     cell), as written to ``results.csv``. A cell not finished here takes its rows from
-    ``merged`` (:func:`read_merged_rows`) when they have it; a cell finished here keeps its own."""
+    ``merged`` (:func:`read_merged_rows`) when they have it; a cell finished here keeps its own.
+
+    Beside the test protocols (``sampled``, ``full``) a finished cell has a row with protocol
+    ``dev``: its dev metrics at the selected epoch, under the model-selection protocol (the
+    numbers early stopping chose the checkpoint on). Choices between settings belong on these
+    rows, not on the test rows. Results written before this row existed have none."""
     from ..train.trainer import read_results
 
     rows: List[Dict[str, Any]] = []
@@ -147,7 +155,10 @@ def collect_results(cells: Sequence[Cell], out: str | Path,
                                           f"cell {c.name}")
         cfg_path = rd / "config.yaml"
         cfg = read_yaml(cfg_path) if cfg_path.exists() else res.get("config")
-        for protocol, metrics in res.get("protocols", {}).items():
+        tested = list(res.get("protocols", {}).items())
+        selection = (res.get("selection") or {}).get("protocol")
+        dev = (res.get("dev") or {}).get(selection)
+        for protocol, metrics in tested + ([(DEV, dev)] if tested and dev else []):
             rows.append({**base, "protocol": protocol, "status": "done",
                          **{k: v for k, v in metrics.items() if "@" in k},
                          "eval_rows": metrics.get("rows"), "best_epoch": res.get("best_epoch"),

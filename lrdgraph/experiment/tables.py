@@ -6,6 +6,7 @@ import math
 import statistics
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .results import DEV
 from .spec import LRD_SUFFIX, ExperimentSpec
 from .stats import SeedStats, mean_std, paired_improvement
 
@@ -14,7 +15,10 @@ def _fmt(mean: float, std: float) -> str:
     return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def significance_rows(spec: ExperimentSpec, stats: SeedStats) -> List[Dict[str, Any]]:
+def significance_rows(spec: ExperimentSpec, stats: SeedStats,
+                      protocols: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    """Each ``*_LRD`` row against its vanilla row, per data set, variant, protocol (default:
+    the spec's) and metric: relative improvement and paired p-value over the shared seeds."""
     rows = []
     for label in spec.models:
         base = label[:-len(LRD_SUFFIX)] if label.endswith(LRD_SUFFIX) else None
@@ -22,7 +26,7 @@ def significance_rows(spec: ExperimentSpec, stats: SeedStats) -> List[Dict[str, 
             continue
         for d in spec.datasets:
             for v in spec.variants:
-                for p in spec.protocols:
+                for p in protocols or spec.protocols:
                     for metric in spec.metrics:
                         a, b = stats.get(d, label, v, p, metric), stats.get(d, base, v, p, metric)
                         if not a or not b:
@@ -90,9 +94,13 @@ def format_table(spec: ExperimentSpec, stats: SeedStats, protocol: str, variant:
 def table_markdown(spec: ExperimentSpec, stats: SeedStats, protocol: str) -> str:
     """``table_<protocol>.md``: a caption and one Table 3 per variant."""
     what = {"sampled": "1 positive + sampled negatives (the paper's protocol)",
-            "full": "ranked against every item, the user's known items masked"}[protocol]
+            "full": "ranked against every item, the user's known items masked",
+            DEV: "the dev split at each run's selected epoch, under the model-selection protocol: "
+                 "the numbers early stopping chose on, and the ones to compare settings by "
+                 "(results written before these rows existed have none)"}[protocol]
     seeds = ", ".join(str(s) for s in spec.seeds)
-    lines = [f"# {spec.name}: test metrics, {protocol} protocol", "",
+    title = "dev metrics at the selected epoch" if protocol == DEV else f"test metrics, {protocol} protocol"
+    lines = [f"# {spec.name}: {title}", "",
              f"Protocol `{protocol}`: {what}. Mean ± sample standard deviation over seeds "
              f"({seeds}; a cell with fewer finished seeds shows their number n); **bold**: best "
              f"mean of the column. Improv.: relative improvement of the "

@@ -64,9 +64,10 @@ def test_ablation_and_sensitivity_csv_match_summary(grid):
     summary = {(r["variant"], r["protocol"], r["metric"]): r["mean"]
                for r in read_csv(out / "summary.csv")}
     abl = read_csv(out / "ablation.csv")
-    # the cells evaluate both protocols (eval.protocols); the report shows the sampled one
+    # the cells evaluate both protocols (eval.protocols); the report shows the sampled one;
+    # "dev": the dev metrics at the selected epoch
     assert {(r["variant"], r["protocol"], r["metric"]) for r in abl} == {
-        (v, p, m) for v in ("narrow", "wide") for p in ("sampled", "full")
+        (v, p, m) for v in ("narrow", "wide") for p in ("sampled", "full", "dev")
         for m in ("HR@5", "NDCG@5", "HR@10", "NDCG@10")}
     assert all(r["mean"] == summary[(r["variant"], r["protocol"], r["metric"])] for r in abl)
     sens = read_csv(out / "sensitivity.csv")

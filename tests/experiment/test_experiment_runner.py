@@ -94,9 +94,10 @@ def test_terminal_shows_each_epoch_of_each_cell_before_its_result(finished):
 def test_results_csv_has_every_cell_and_its_config(finished):
     out, _ = finished
     rows = read_csv(out / "results.csv")
-    assert len(rows) == 8  # 4 cells x 2 protocols
+    assert len(rows) == 12  # 4 cells x (2 test protocols + the dev metrics at the best epoch)
     assert {(r["model"], r["seed"], r["protocol"]) for r in rows} == {
-        (m, s, p) for m in ("KDA", "KDA_LRD") for s in ("1", "2") for p in ("sampled", "full")}
+        (m, s, p) for m in ("KDA", "KDA_LRD") for s in ("1", "2")
+        for p in ("sampled", "full", "dev")}
     for r in rows:
         assert r["status"] == "done" and r["dataset"] == "demo" and r["variant"] == "default"
         assert r["model_name"] == "kda" and r["best_epoch"] == "1" and r["epochs_run"] == "1"
@@ -106,7 +107,14 @@ def test_results_csv_has_every_cell_and_its_config(finished):
         stored = yaml.safe_load((out / r["run_dir"] / "config.yaml").read_text())
         assert json.loads(r["config"]) == stored
         res = json.loads((out / r["run_dir"] / "results.json").read_text())
-        assert float(r["NDCG@5"]) == res["protocols"][r["protocol"]]["NDCG@5"]
+        if r["protocol"] == "dev":  # the selected epoch's line of metrics.jsonl
+            epochs = [json.loads(line) for line in
+                      (out / r["run_dir"] / "metrics.jsonl").read_text().splitlines()]
+            best = next(e for e in epochs if e["epoch"] == int(r["best_epoch"]))
+            assert float(r["NDCG@5"]) == best["dev"]["sampled"]["NDCG@5"]
+            assert int(r["eval_rows"]) == best["dev"]["sampled"]["rows"]
+        else:
+            assert float(r["NDCG@5"]) == res["protocols"][r["protocol"]]["NDCG@5"]
 
 
 CELL = re.compile(r"^(?:\*\*)?([0-9.]+) ± ([0-9.]+)(?:\*\*)?[‡†]?$")
@@ -119,7 +127,7 @@ def parse_table(text: str):
     return header, body
 
 
-@pytest.mark.parametrize("protocol", ["sampled", "full"])
+@pytest.mark.parametrize("protocol", ["sampled", "full", "dev"])
 def test_table_layout_and_numbers_match_results_csv(finished, protocol):
     from scipy.stats import ttest_rel
 
@@ -151,6 +159,26 @@ def test_table_layout_and_numbers_match_results_csv(finished, protocol):
     sig = [r for r in read_csv(out / "significance.csv") if r["protocol"] == protocol]
     assert {r["metric"] for r in sig} == set(metrics)
     assert all(r["model"] == "KDA_LRD" and r["baseline"] == "KDA" and r["n_pairs"] == "2" for r in sig)
+
+
+def test_dev_table_is_titled_as_dev_and_absent_for_older_results(finished, demo_graph_dir,
+                                                                  tmp_path):
+    """table_dev.md says it holds dev metrics; results merged from a results.csv written
+    before the dev rows existed give the test tables only."""
+    from lrdgraph.experiment import run_experiment
+
+    out, _ = finished
+    assert (out / "table_dev.md").read_text().startswith(
+        "# tiny: dev metrics at the selected epoch\n")
+    assert (out / "table_sampled.md").read_text().startswith("# tiny: test metrics, sampled")
+    older = _rewrite(out / "results.csv", tmp_path / "older.csv",
+                     lambda rows: rows.__setitem__(slice(None),
+                                                   [r for r in rows if r["protocol"] != "dev"]))
+    run_experiment(tiny_spec(demo_graph_dir), tmp_path / "o", report_only=True, merge=[older],
+                   log=quiet)
+    assert {r["protocol"] for r in read_csv(tmp_path / "o" / "results.csv")} == {"sampled", "full"}
+    assert (tmp_path / "o" / "table_sampled.md").exists()
+    assert not (tmp_path / "o" / "table_dev.md").exists()
 
 
 def test_time_table_matches_results_csv(finished):
@@ -227,7 +255,7 @@ def test_improvement_compares_only_the_seeds_both_rows_have(demo_graph_dir):
 def test_summary_csv(finished):
     out, _ = finished
     summary = read_csv(out / "summary.csv")
-    assert len(summary) == 2 * 2 * 4  # models x protocols x metrics
+    assert len(summary) == 2 * 3 * 4  # models x (sampled, full, dev) x metrics
     assert all(r["n"] == "2" and r["seeds"] == "1 2" for r in summary)
 
 
@@ -472,7 +500,7 @@ def test_merge_fills_unfinished_cells_without_training(finished, demo_graph_dir,
     res = run_experiment(tiny_spec(demo_graph_dir), out, merge=[other / "results.csv"], log=quiet)
     assert count_training == before and res["outcomes"] == []
     rows = read_csv(out / "results.csv")
-    assert {r["status"] for r in rows} == {"done"} and len(rows) == 8
+    assert {r["status"] for r in rows} == {"done"} and len(rows) == 12
     theirs = {(r["cell"], r["protocol"]): r for r in read_csv(other / "results.csv")}
     for r in rows:
         if r["seed"] == "2":
@@ -485,7 +513,7 @@ def test_merge_fills_unfinished_cells_without_training(finished, demo_graph_dir,
     # a merged table regenerated from its own results.csv keeps the merged rows
     res = run_experiment(tiny_spec(demo_graph_dir), out, report_only=True,
                          merge=[out / "results.csv"], log=quiet)
-    assert len([r for r in read_csv(out / "results.csv") if r["status"] == "done"]) == 8
+    assert len([r for r in read_csv(out / "results.csv") if r["status"] == "done"]) == 12
 
 
 def test_merge_with_relative_graph_path_and_local_cells_win(finished, demo_graph_dir, tmp_path):
@@ -528,12 +556,12 @@ def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp
     other, _ = finished
     src = other / "results.csv"
 
-    def lr(rows):
-        cfg = json.loads(rows[2]["config"])
+    def lr(rows):  # rows: 3 per cell (sampled, full, dev); rows[3] is the second cell's first
+        cfg = json.loads(rows[3]["config"])
         cfg["train"]["lr"] = 0.5
-        rows[2]["config"] = json.dumps(cfg)
+        rows[3]["config"] = json.dumps(cfg)
 
-    with pytest.raises(ConfigError, match=r"copy\.csv:4: cell demo__KDA__default__seed2 .*train\.lr"):
+    with pytest.raises(ConfigError, match=r"copy\.csv:5: cell demo__KDA__default__seed2 .*train\.lr"):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "a", report_only=True,
                        merge=[_rewrite(src, tmp_path / "copy.csv", lr)], log=quiet)
 
@@ -550,14 +578,14 @@ def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp
                    merge=[src, src], log=quiet)
     twice = read_csv(tmp_path / "c" / "results.csv")
     assert twice == read_csv(tmp_path / "once" / "results.csv")
-    assert len(twice) == 8 and {r["status"] for r in twice} == {"done"}
+    assert len(twice) == 12 and {r["status"] for r in twice} == {"done"}
 
     # ... the same cell with other numbers is a conflict, named with both places
     def ndcg(rows):
-        rows[2]["NDCG@5"] = "0.123456"
+        rows[3]["NDCG@5"] = "0.123456"
 
-    with pytest.raises(ConfigError, match=r"changed\.csv:4: cell demo__KDA__default__seed2 "
-                       r"\(\w+\) is given twice, with other numbers: also at .*results\.csv:4"):
+    with pytest.raises(ConfigError, match=r"changed\.csv:5: cell demo__KDA__default__seed2 "
+                       r"\(\w+\) is given twice, with other numbers: also at .*results\.csv:5"):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "c2", report_only=True,
                        merge=[src, _rewrite(src, tmp_path / "changed.csv", ndcg)], log=quiet)
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
@@ -588,10 +616,10 @@ def test_merge_matches_another_specs_cells_by_configuration(finished, demo_graph
     theirs = {(r["cell"], r["protocol"]): r for r in read_csv(src)}
     rows = read_csv(out / "results.csv")
     done = {(r["cell"], r["protocol"]): r for r in rows if r["status"] == "done"}
-    assert len(done) == 8
+    assert len(done) == 12
     for seed in (1, 2):
         for variant, model in (("vanilla", "KDA"), ("full-LRD", "KDA_LRD")):
-            for protocol in ("sampled", "full"):
+            for protocol in ("sampled", "full", "dev"):
                 r = done[(f"demo__KDA__{variant}__seed{seed}", protocol)]
                 mine = theirs[(f"demo__{model}__default__seed{seed}", protocol)]
                 assert r["NDCG@5"] == mine["NDCG@5"] and r["variant"] == variant.replace("-", " ")
