@@ -16,9 +16,16 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
 
 
 def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]:
-    """Two-sided paired t-test over the seeds both have (scipy.stats.ttest_rel)."""
+    """Two-sided paired t-test over the seeds both have (scipy.stats.ttest_rel):
+    ``(p_value, n_pairs)``. The p-value is NaN with fewer than two pairs and when every pair
+    differs by the same amount: the differences then have no variance, the statistic is
+    infinite and scipy's p = 0 would read as certainty. (HR@K moves in steps of one user, so
+    two seeds with equal differences are not rare.)"""
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
+        return float("nan"), len(seeds)
+    diffs = [a[s] - b[s] for s in seeds]
+    if max(diffs) - min(diffs) <= 1e-12 * max(1.0, *(abs(d) for d in diffs)):
         return float("nan"), len(seeds)
     from scipy.stats import ttest_rel
 
