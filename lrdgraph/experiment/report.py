@@ -9,7 +9,8 @@ from .figures import plot_ablation, plot_sensitivity
 from .results import DEV, collect_results, metric_order, write_csv
 from .spec import ExperimentSpec
 from .stats import SeedStats
-from .tables import significance_rows, table_markdown, time_markdown
+from .tables import (significance_rows, table_markdown, time_markdown, versus_markdown,
+                     versus_rows)
 
 
 def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
@@ -46,6 +47,13 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
                                                     "baseline", "mean", "baseline_mean",
                                                     "improvement", "p_value", "n_pairs"])
         files.append(out / "significance.csv")
+    versus = versus_rows(spec, stats, protocols)
+    if versus:
+        write_csv(out / "versus.csv", versus, ["dataset", "model", "variant", "versus", "protocol",
+                                               "metric", "mean", "versus_mean", "change",
+                                               "p_value", "n_pairs"])
+        atomic_write_text(out / "table_versus.md", versus_markdown(spec, versus, protocols))
+        files += [out / "versus.csv", out / "table_versus.md"]
     for p in protocols:
         path = out / f"table_{p}.md"
         atomic_write_text(path, table_markdown(spec, stats, p))

@@ -52,6 +52,7 @@ class ExperimentSpec:
     metrics: List[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     plot_metrics: List[str] = field(default_factory=lambda: list(DEFAULT_PLOT_METRICS))
     protocols: List[str] = field(default_factory=lambda: ["sampled", "full"])
+    versus: Optional[str] = None
     description: str = ""
     source: str = "spec"
 
@@ -73,7 +74,8 @@ class ExperimentSpec:
         if self.sensitivity:
             out["sensitivity"] = {k: list(v) for k, v in self.sensitivity.items()}
         out["report"] = {"metrics": list(self.metrics), "plot_metrics": list(self.plot_metrics),
-                         "protocols": list(self.protocols)}
+                         "protocols": list(self.protocols),
+                         **({"versus": self.versus} if self.versus else {})}
         return out
 
     def sweep_variants(self) -> Dict[str, Tuple[str, Any]]:
@@ -232,8 +234,10 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
         raise ConfigError(f"ablation names unknown variant(s) {', '.join(missing)}", path=source)
 
     report = raw.get("report") or {}
-    if not isinstance(report, dict) or set(report) - {"metrics", "plot_metrics", "protocols"}:
-        raise ConfigError("'report' may hold metrics, plot_metrics and protocols", path=source)
+    if not isinstance(report, dict) or set(report) - {"metrics", "plot_metrics", "protocols",
+                                                      "versus"}:
+        raise ConfigError("'report' may hold metrics, plot_metrics, protocols and versus",
+                          path=source)
     metric_re = re.compile(r"^(HR|NDCG)@\d+$")
     metrics = report.get("metrics", list(DEFAULT_METRICS))
     plot_metrics = report.get("plot_metrics", list(DEFAULT_PLOT_METRICS))
@@ -243,11 +247,17 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
     protocols = report.get("protocols", ["sampled", "full"])
     if not isinstance(protocols, list) or not protocols or not set(protocols) <= {"sampled", "full"}:
         raise ConfigError("report.protocols must be a non-empty subset of [sampled, full]", path=source)
+    versus = report.get("versus")
+    if versus is not None and (not isinstance(versus, str) or versus not in variants):
+        raise ConfigError(f"report.versus must name a variant ({', '.join(variants)}), "
+                          f"got {versus!r}", path=source)
+    if versus is not None and len(variants) < 2:
+        raise ConfigError("report.versus needs a second variant to compare with it", path=source)
 
     name = raw.get("name") or (Path(source).stem if source != "spec" else "experiment")
     return ExperimentSpec(
         name=str(name), datasets=datasets, models=models, seeds=list(seeds),
         set=_as_list_of_str(raw.get("set"), "set", source) + list(extra_set),
         variants=variants, ablation=list(abl), sensitivity=sensitivity, metrics=list(metrics),
-        plot_metrics=list(plot_metrics), protocols=list(protocols),
+        plot_metrics=list(plot_metrics), protocols=list(protocols), versus=versus,
         description=str(raw.get("description") or ""), source=source)

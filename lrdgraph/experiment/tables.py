@@ -183,3 +183,68 @@ def time_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> str:
         "trained on (a run resumed on another device adds both devices' seconds; `results.csv` "
         "has each run's own), `–` where the rows come from results that did not record it.", "",
         *format_time_table(spec, rows), ""])
+
+
+def versus_rows(spec: ExperimentSpec, stats: SeedStats, protocols: Sequence[str]
+                ) -> List[Dict[str, Any]]:
+    """``report.versus``: every other variant against that one, per data set, model, protocol
+    and metric: the two means and the relative change over the seeds both have, with the
+    p-value of a paired t-test over those seeds (the comparison of settings that Table 3, which
+    compares models, does not make). Empty without ``report.versus``."""
+    if not spec.versus:
+        return []
+    rows = []
+    for d in spec.datasets:
+        for label in spec.models:
+            for v in spec.variants:
+                if v == spec.versus:
+                    continue
+                for p in protocols:
+                    for metric in spec.metrics:
+                        a = stats.get(d, label, v, p, metric)
+                        b = stats.get(d, label, spec.versus, p, metric)
+                        if not a or not b:
+                            continue
+                        rel, pval, ma, mb, n = paired_improvement(a, b)
+                        rows.append({"dataset": d, "model": label, "variant": v,
+                                     "versus": spec.versus, "protocol": p, "metric": metric,
+                                     "mean": ma, "versus_mean": mb, "change": rel,
+                                     "p_value": pval, "n_pairs": n})
+    return rows
+
+
+def versus_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]],
+                    protocols: Sequence[str]) -> str:
+    """``table_versus.md``: :func:`versus_rows` as one table per protocol; a cell reads
+    "+3.02% (p=0.018)", the relative change of the variant's mean over ``report.versus``'s."""
+    lines = [f"# {spec.name}: each variant against `{spec.versus}`", "",
+             f"Relative change of each variant's mean over the mean of variant `{spec.versus}`, "
+             "same data set and model, on the seeds both have (n), with the p-value of a "
+             "two-sided paired t-test over them (scipy.stats.ttest_rel; none with fewer than two "
+             "seeds or when every seed differs by the same amount). Protocol `dev`: the dev "
+             "metrics at each run's selected epoch, the split to choose settings on.", ""]
+    by_key = {(r["dataset"], r["model"], r["variant"], r["protocol"], r["metric"]): r for r in rows}
+    for p in protocols:
+        keys = [(d, label, v) for d in spec.datasets for label in spec.models
+                for v in spec.variants if v != spec.versus
+                and any((d, label, v, p, m) in by_key for m in spec.metrics)]
+        if not keys:
+            continue
+        lines += [f"## Protocol `{p}`", "",
+                  "| Data set | Model | Variant | n | " + " | ".join(spec.metrics) + " |",
+                  "|---|---|---|---|" + "---|" * len(spec.metrics)]
+        for d, label, v in keys:
+            cells, n = [], 0
+            for m in spec.metrics:
+                r = by_key.get((d, label, v, p, m))
+                if r is None:
+                    cells.append("–")
+                    continue
+                n = max(n, r["n_pairs"])
+                text = "n/a" if math.isnan(r["change"]) else f"{r['change'] * 100:+.2f}%"
+                if not math.isnan(r["p_value"]):
+                    text += f" (p={r['p_value']:.3g})"
+                cells.append(text)
+            lines.append(f"| {d} | {label} | {v} | {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

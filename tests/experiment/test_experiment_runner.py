@@ -667,3 +667,66 @@ def test_merge_on_the_command_line(finished, demo_graph_dir, tmp_path):
                                  "--report-only", "--merge", str(tmp_path / "bad.csv")])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "bad.csv:1: not an experiment's results.csv: no column protocol, status, config" in r.output
+
+
+# ---------------------------------------------------------------------------- report.versus
+def test_versus_table_compares_each_variant_with_the_named_one(finished, demo_graph_dir, tmp_path):
+    """``report.versus: default``: a second variant (here its rows are the finished grid's,
+    moved to variant "slow" with train.lr changed and NDCG@5 scaled) against it, by hand."""
+    from lrdgraph.experiment import run_experiment
+
+    out, _ = finished
+    src = out / "results.csv"
+    scale = {"1": 1.10, "2": 1.30}  # +10 % and +30 %: mean change depends on the means
+
+    def slow(rows):
+        for r in rows:
+            cfg = json.loads(r["config"])
+            cfg["train"]["lr"] = 0.0005
+            r["config"] = json.dumps(cfg)
+            r["cell"] = r["cell"].replace("__default__", "__slow__")
+            r["variant"] = "slow"
+            r["NDCG@5"] = repr(float(r["NDCG@5"]) * scale[r["seed"]])
+
+    spec = tiny_spec(demo_graph_dir, variants={"default": [], "slow": ["train.lr=0.0005"]},
+                     report={"metrics": ["HR@5", "NDCG@5"], "versus": "default"})
+    res_dir = tmp_path / "v"
+    run_experiment(spec, res_dir, report_only=True,
+                   merge=[src, _rewrite(src, tmp_path / "slow.csv", slow)], log=quiet)
+    rows = read_csv(res_dir / "versus.csv")
+    assert {(r["model"], r["variant"], r["versus"]) for r in rows} == {
+        ("KDA", "slow", "default"), ("KDA_LRD", "slow", "default")}
+    assert {r["protocol"] for r in rows} == {"sampled", "full", "dev"}
+    base = read_csv(src)
+    for r in rows:
+        mine = {b["seed"]: float(b[r["metric"]]) for b in base
+                if b["model"] == r["model"] and b["protocol"] == r["protocol"]}
+        before = (mine["1"] + mine["2"]) / 2
+        after = (mine["1"] * scale["1"] + mine["2"] * scale["2"]) / 2 if r["metric"] == "NDCG@5" \
+            else before
+        assert float(r["mean"]) == pytest.approx(after) and float(r["versus_mean"]) == pytest.approx(before)
+        if before:
+            assert float(r["change"]) == pytest.approx((after - before) / before)
+        assert r["n_pairs"] == "2"
+        if r["metric"] == "HR@5":  # no difference on any seed: no test
+            assert r["p_value"] == "nan" and float(r["change"]) == 0
+    text = (res_dir / "table_versus.md").read_text()
+    assert text.startswith("# tiny: each variant against `default`")
+    assert [ln for ln in text.splitlines() if ln.startswith("## ")] == [
+        "## Protocol `sampled`", "## Protocol `full`", "## Protocol `dev`"]
+    kda = next(r for r in rows if r["model"] == "KDA" and r["protocol"] == "sampled"
+               and r["metric"] == "NDCG@5")
+    line = next(ln for ln in text.split("## Protocol `full`")[0].splitlines()
+                if ln.startswith("| demo | KDA | slow |"))
+    assert line.startswith(f"| demo | KDA | slow | 2 | +0.00% | {float(kda['change']) * 100:+.2f}%")
+
+
+def test_versus_must_name_another_variant(demo_graph_dir, tmp_path):
+    from lrdgraph.experiment import run_experiment
+
+    with pytest.raises(ConfigError, match="report.versus must name a variant"):
+        run_experiment(tiny_spec(demo_graph_dir, variants={"a": [], "b": ["train.lr=0.002"]},
+                                 report={"versus": "c"}), tmp_path / "o", log=quiet)
+    with pytest.raises(ConfigError, match="needs a second variant"):
+        run_experiment(tiny_spec(demo_graph_dir, report={"versus": "default"}), tmp_path / "o",
+                       log=quiet)
