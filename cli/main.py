@@ -222,6 +222,14 @@ def _format_info(info: dict) -> str:
     lines += [f"  {k:<32} {v:>12,}" for k, v in info["edges"].items()]
     lines.append("splits: " + ", ".join(f"{k} {v:,}" for k, v in info["splits"].items()))
     lines.append("relations: " + ", ".join(info["relations"]))
+    tri = info.get("triplets")
+    if tri:  # the paper's Table 2 "#triplets"
+        edges, shared = sum(tri["item_item"].values()), sum(tri["share_attribute"].values())
+        missing = sum(tri["missing_pairs"].values())
+        lines.append(f"triplets: {edges + shared:,} (item-item {edges:,}, share-attribute "
+                     f"{shared:,}: ordered item pairs, once per shared value); "
+                     f"{edges + shared + missing:,} counting items that both lack an attribute "
+                     "as sharing it, as the paper's Table 2 does")
     tc = info["text_coverage"]
     lines.append(f"text: {tc['items_with_text']:,} / {tc['items']:,} items ({tc['fraction']:.1%})")
     enc = info["encoder"]

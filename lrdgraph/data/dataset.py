@@ -123,6 +123,25 @@ class Dataset:
             if a.value.size and (a.value.min() < 0 or a.value.max() >= a.num_values):
                 raise InputError(f"attribute '{name}': value index out of range")
 
+    def triplet_counts(self) -> Dict[str, Dict[str, int]]:
+        """The knowledge-graph triplets (i, r, j) the relations hold, as the paper's Table 2
+        counts them, without materialising a pair: per predefined relation its edges, per
+        attribute the ordered pairs of distinct items with a value in common, once per shared
+        value (the sum over values v of n_v (n_v - 1), so two films sharing two genres count twice), and
+        apart from those the ordered pairs of distinct items that both lack the attribute: the
+        reference's data marks a missing value as value 0 and so counts them as sharing it, our
+        relation index does not. ``{"item_item": {...}, "share_attribute": {...},
+        "missing_pairs": {...}}``."""
+        share, missing = {}, {}
+        for name, a in self.attributes.items():
+            pairs = np.unique(np.stack([a.item, a.value]), axis=1) if a.item.size else a.item
+            n_v = np.bincount(pairs[1], minlength=a.num_values) if a.item.size else np.zeros(0)
+            share[name] = int((n_v * (n_v - 1)).sum())
+            m = self.num_items - (len(np.unique(a.item)) if a.item.size else 0)
+            missing[name] = m * (m - 1)
+        return {"item_item": {k: int(v.shape[1]) for k, v in self.relations.items()},
+                "share_attribute": share, "missing_pairs": missing}
+
     def stats(self) -> Dict[str, object]:
         return {
             "users": self.num_users,

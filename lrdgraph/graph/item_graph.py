@@ -113,6 +113,7 @@ class ItemGraph:
             "edges": edges,
             "splits": {s: len(getattr(ds, s)) for s in SPLIT_CODE},
             "relations": self.relation_names,
+            "triplets": ds.triplet_counts(),
             "text_coverage": {"items_with_text": with_text, "items": ds.num_items,
                               "fraction": with_text / max(ds.num_items, 1)},
             "encoder": self.encoder,

@@ -114,6 +114,12 @@ def test_graph_info_table_and_json(demo_graph_dir, demo_graph):
     assert info["splits"] == {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
     assert info["encoder"]["backend"] == "tfidf"
     assert info["text_coverage"]["fraction"] == 1.0
+    tri = ds.triplet_counts()
+    assert info["triplets"] == tri
+    edges, shared = sum(tri["item_item"].values()), sum(tri["share_attribute"].values())
+    assert edges > 0 and shared > 0
+    assert f"triplets: {edges + shared:,} (item-item {edges:,}, share-attribute {shared:,}" \
+        in table.stdout
 
 
 def test_graph_info_errors(tmp_path):
