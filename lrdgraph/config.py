@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional
@@ -12,7 +13,8 @@ import yaml
 from .errors import ConfigError
 
 __all__ = ["load_defaults", "fill_missing", "with_current_defaults", "resolve_config",
-           "apply_override", "set_dotted", "merge", "validate_config", "MODEL_NAMES", "BASELINES"]
+           "apply_override", "set_dotted", "merge", "validate_config", "load_yaml", "YamlLoader",
+           "MODEL_NAMES", "BASELINES"]
 
 #: sequence baselines: no KGE or LRD task (lrdgraph.models.SequentialRecommender)
 BASELINES = ("caser", "gru4rec", "sasrec", "tisasrec")
@@ -21,9 +23,25 @@ BASELINES = ("caser", "gru4rec", "sasrec", "tisasrec")
 MODEL_NAMES = ("rcf", "kda") + BASELINES
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-5`` as a number. PyYAML follows YAML 1.1,
+    whose floats need a dot (``1.0e-5``), so ``--set train.l2=1e-5`` or ``l2: 1e-5`` in a
+    config file would otherwise arrive as the string "1e-5" and be refused."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`YamlLoader` (user-written configs, specs, ``--set``)."""
+    return yaml.load(text, Loader=YamlLoader)
+
+
 def _read_yaml(text: str, source: str) -> Dict[str, Any]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=source,
@@ -86,7 +104,7 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> Dict[str, Any]:
         raise ConfigError(f"--set expects key=value, got {assignment!r}")
     key, raw = assignment.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return set_dotted(cfg, key.strip(), value, source="--set")

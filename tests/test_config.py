@@ -34,10 +34,21 @@ def test_model_file_is_chosen_by_the_config_file_or_set(tmp_path):
 
 @pytest.mark.parametrize("key, raw, value", [
     ("train.epochs", "5", 5), ("model.dropout", "0.5", 0.5), ("train.compile", "true", True),
-    ("eval.ks", "[5, 10]", [5, 10]), ("model.relation_evidence", "graph", "graph")])
+    ("eval.ks", "[5, 10]", [5, 10]), ("model.relation_evidence", "graph", "graph"),
+    # exponents without a dot: strings to YAML 1.1 (PyYAML), numbers here
+    ("train.l2", "1e-5", 1e-5), ("train.lr", "5E-4", 5e-4), ("train.l2", "1.0e-6", 1e-6),
+    ("train.l2", "0", 0), ("lrd.lambda", "+2e1", 20.0)])
 def test_set_values_are_parsed_as_yaml(key, raw, value):
     section, name = key.split(".")
-    assert apply_override(load_defaults("kda"), f"{key}={raw}")[section][name] == value
+    got = apply_override(load_defaults("kda"), f"{key}={raw}")[section][name]
+    assert got == value and type(got) is type(value)
+
+
+def test_exponent_floats_in_a_config_file(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  l2: 1e-5\n  lr: 2e-3\n")
+    cfg = resolve_config(config_file=f)
+    assert cfg["train"]["l2"] == 1e-5 and cfg["train"]["lr"] == 0.002
 
 
 def test_unknown_key_suggests_the_close_one():

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from ..config import load_yaml
 from ..errors import ConfigError
 
 #: columns of the Table 3 layout (per data set)
@@ -132,7 +133,7 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
             raise ConfigError("experiment spec not found", path=path)
         source = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = load_yaml(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,

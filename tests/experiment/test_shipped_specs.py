@@ -65,3 +65,13 @@ def test_the_variants_that_are_trained_differ_from_table_3():
     table = cells_of("paper_office.yaml")["Office__KDA__default__seed2019"]
     graph = cells_of("evidence_office.yaml")["Office__KDA__graph__seed2019"]
     assert "relation_evidence" in (config_difference(table.config, graph.config) or "")
+
+
+def test_sweeps_of_small_floats_resolve_to_numbers(tmp_path):
+    """A swept 0.00001 is named "train.l2=1e-05"; that text must read back as the number."""
+    path = tmp_path / "s.yaml"
+    path.write_text("datasets: {d: g}\nmodels: {KDA: kda}\nseeds: [1]\n"
+                    "sensitivity: {train.l2: [0.00001, 1e-4, 0]}\n")
+    cells = plan_cells(load_spec(path))
+    assert [c.variant for c in cells] == ["train.l2=1e-05", "train.l2=0.0001", "train.l2=0"]
+    assert [c.config["train"]["l2"] for c in cells] == [1e-5, 1e-4, 0]
