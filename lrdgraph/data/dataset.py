@@ -125,12 +125,12 @@ class Dataset:
 
     def triplet_counts(self) -> Dict[str, Dict[str, int]]:
         """The knowledge-graph triplets (i, r, j) the relations hold, as the paper's Table 2
-        counts them, without materialising a pair: per predefined relation its edges, per
+        counts them, without materialising a pair: per predefined relation its edges; per
         attribute the ordered pairs of distinct items with a value in common, once per shared
-        value (the sum over values v of n_v (n_v - 1), so two films sharing two genres count twice), and
-        apart from those the ordered pairs of distinct items that both lack the attribute: the
-        reference's data marks a missing value as value 0 and so counts them as sharing it, our
-        relation index does not. ``{"item_item": {...}, "share_attribute": {...},
+        value (the sum over values v of n_v (n_v - 1), so two films sharing two genres count
+        twice); and apart from those the ordered pairs of distinct items that both lack the
+        attribute (the reference's data marks a missing value as value 0 and so counts them
+        as sharing it; our relation index does not). ``{"item_item": {...}, "share_attribute": {...},
         "missing_pairs": {...}}``."""
         share, missing = {}, {}
         for name, a in self.attributes.items():

@@ -99,7 +99,8 @@ def table_markdown(spec: ExperimentSpec, stats: SeedStats, protocol: str) -> str
                  "the numbers early stopping chose on, and the ones to compare settings by "
                  "(results written before these rows existed have none)"}[protocol]
     seeds = ", ".join(str(s) for s in spec.seeds)
-    title = "dev metrics at the selected epoch" if protocol == DEV else f"test metrics, {protocol} protocol"
+    title = ("dev metrics at the selected epoch" if protocol == DEV
+             else f"test metrics, {protocol} protocol")
     lines = [f"# {spec.name}: {title}", "",
              f"Protocol `{protocol}`: {what}. Mean ± sample standard deviation over seeds "
              f"({seeds}; a cell with fewer finished seeds shows their number n); **bold**: best "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from baseline_cases import BASELINE_SETTINGS, BaselineCase, make_batch, row
+from baseline_cases import BASELINE_SETTINGS, BaselineCase, make_batch
 from lrdgraph.models import TiSASRec
 from lrdgraph.models.tisasrec import interval_matrix, user_min_intervals, window_min_intervals
 

@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from lrdgraph.errors import InputError, OutputError
-from lrdgraph.graph import ItemGraph, load_graph, save_graph
+from lrdgraph.graph import ItemGraph, save_graph
 from lrdgraph.models import build_model
 from lrdgraph.models.relational import RelationalRecommender
 from lrdgraph.train.trainer import (Trainer, TrainingDiverged, evaluate_run, load_checkpoint,
