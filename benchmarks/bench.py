@@ -175,8 +175,6 @@ def t_kge(a: dict) -> dict:
 
 def t_intensity(a: dict) -> dict:
     """The 5-D intensity + aggregation: einsum vs the broadcast formulation (§7)."""
-    import resource
-
     import torch
 
     B, C, H, R, V = 256, 100, 20, 10, 64
