@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,7 +54,6 @@ def test_nan_in_one_process_stops_every_process(demo_graph_dir, tmp_path):
     run = tmp_path / "run"
     port = _free_port()
     procs = []
-    t0 = time.perf_counter()
     for r in range(2):
         env = dict(os.environ, WORLD_SIZE="2", RANK=str(r), LOCAL_RANK=str(r),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
@@ -65,14 +63,13 @@ def test_nan_in_one_process_stops_every_process(demo_graph_dir, tmp_path):
     errors = []
     try:
         for p in procs:
-            _, err = p.communicate(timeout=120)
+            _, err = p.communicate(timeout=120)  # a hang raises TimeoutExpired here
             errors.append(err)
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    seconds = time.perf_counter() - t0
     for r, (p, err) in enumerate(zip(procs, errors)):
         assert p.returncode == 1, (r, err[-2000:])
         lines = [ln for ln in err.splitlines() if ln.startswith("lrdgraph: error:")]
@@ -80,7 +77,6 @@ def test_nan_in_one_process_stops_every_process(demo_graph_dir, tmp_path):
         assert "the rec loss became nan in process 1 of 2 in epoch 2" in lines[0], lines[0]
         assert str(run / "checkpoints" / "last.pt") in lines[0]
         assert "Traceback" not in err and "closed by peer" not in err
-    assert seconds < 100
     # the epoch-1 checkpoint (written by process 0) is intact; the lock was released
     from lrdgraph.train.trainer import load_checkpoint
 
