@@ -130,8 +130,8 @@ class Dataset:
         value (the sum over values v of n_v (n_v - 1), so two films sharing two genres count
         twice); and apart from those the ordered pairs of distinct items that both lack the
         attribute (the reference's data marks a missing value as value 0 and so counts them
-        as sharing it; our relation index does not). ``{"item_item": {...}, "share_attribute": {...},
-        "missing_pairs": {...}}``."""
+        as sharing it; our relation index does not). Returns ``{"item_item": {...},
+        "share_attribute": {...}, "missing_pairs": {...}}``, each by relation name."""
         share, missing = {}, {}
         for name, a in self.attributes.items():
             pairs = np.unique(np.stack([a.item, a.value]), axis=1) if a.item.size else a.item

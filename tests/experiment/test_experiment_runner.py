@@ -564,7 +564,8 @@ def test_merge_refuses_other_configs_and_bad_files(finished, demo_graph_dir, tmp
         cfg["train"]["lr"] = 0.5
         rows[3]["config"] = json.dumps(cfg)
 
-    with pytest.raises(ConfigError, match=r"copy\.csv:5: cell demo__KDA__default__seed2 .*train\.lr"):
+    with pytest.raises(ConfigError,
+                       match=r"copy\.csv:5: cell demo__KDA__default__seed2 .*train\.lr"):
         run_experiment(tiny_spec(demo_graph_dir), tmp_path / "a", report_only=True,
                        merge=[_rewrite(src, tmp_path / "copy.csv", lr)], log=quiet)
 
