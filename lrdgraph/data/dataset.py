@@ -134,10 +134,10 @@ class Dataset:
         "share_attribute": {...}, "missing_pairs": {...}}``, each by relation name."""
         share, missing = {}, {}
         for name, a in self.attributes.items():
-            pairs = np.unique(np.stack([a.item, a.value]), axis=1) if a.item.size else a.item
-            n_v = np.bincount(pairs[1], minlength=a.num_values) if a.item.size else np.zeros(0)
+            pairs = np.unique(np.stack([a.item, a.value]), axis=1)  # (item, value) once each
+            n_v = np.bincount(pairs[1], minlength=a.num_values)
             share[name] = int((n_v * (n_v - 1)).sum())
-            m = self.num_items - (len(np.unique(a.item)) if a.item.size else 0)
+            m = self.num_items - len(np.unique(a.item))
             missing[name] = m * (m - 1)
         return {"item_item": {k: int(v.shape[1]) for k, v in self.relations.items()},
                 "share_attribute": share, "missing_pairs": missing}
