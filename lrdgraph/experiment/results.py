@@ -38,7 +38,8 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
     grid does not have (another spec's results, for example Table 3's KDA for the ablation's
     "vanilla") fills every cell of the same data set label and seed whose configuration it
     equals, and is ignored otherwise; its ``source`` then names the cell it was. A cell given
-    by name keeps those rows over rows matched by configuration. The rows keep their own
+    by name keeps those rows over rows matched by configuration, except that a protocol its
+    named rows lack is filled from matched rows of the same run (:func:`_same_run`). The rows keep their own
     ``run_dir`` and get ``source`` (the file they came from, unless they already name one).
     Two rows giving the same cell and protocol with the same numbers are one run merged twice
     (a committed table and the experiment it was made from): the first is kept. Raises
@@ -111,10 +112,22 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
             origin[key] = (kept, where)
             merged.setdefault(cell.name, []).append(kept)
     given = {name for name, _ in origin}
-    for (name, _protocol), (row, _where) in matched.items():
-        if name not in given:
+    for (name, protocol), (row, _where) in matched.items():
+        if name not in given or ((name, protocol) not in origin and _same_run(name, origin,
+                                                                             matched)):
             merged.setdefault(name, []).append(row)
     return merged
+
+
+def _same_run(name: str, named: Mapping[Tuple[str, str], Tuple[Dict[str, Any], str]],
+              matched: Mapping[Tuple[str, str], Tuple[Dict[str, Any], str]]) -> bool:
+    """Whether the rows matched by configuration for cell ``name`` come from the run that its
+    rows given by name come from: they share a protocol, and every shared protocol has the
+    same numbers. Then a protocol the named rows lack (an older table without its dev row)
+    is taken from the matched ones; rows of two runs are never mixed in one cell."""
+    shared = [p for (n, p) in named if n == name and (n, p) in matched]
+    return bool(shared) and all(_same_numbers(named[(name, p)][0], matched[(name, p)][0])
+                                for p in shared)
 
 
 def _same_numbers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

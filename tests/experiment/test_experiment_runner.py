@@ -629,6 +629,15 @@ def test_merge_matches_another_specs_cells_by_configuration(finished, demo_graph
                 assert r["NDCG@5"] == mine["NDCG@5"] and r["variant"] == variant.replace("-", " ")
                 assert r["source"] == f"{src} (demo__{model}__default__seed{seed})"
     assert {r["status"] for r in rows if "w-o-KGE" in r["cell"]} == {"missing"}
+    # a named table without dev rows (an older one) takes them from matched rows of that run
+    def no_dev(rows):
+        rows[:] = [r for r in rows if r["protocol"] != "dev"]
+    older = _rewrite(out / "results.csv", tmp_path / "abl_older.csv", no_dev)
+    run_experiment(ablation, tmp_path / "abl_dev", report_only=True, merge=[older, src], log=quiet)
+    filled = {(r["cell"], r["protocol"]): r for r in read_csv(tmp_path / "abl_dev" / "results.csv")
+              if r["status"] == "done"}
+    assert filled.keys() == done.keys()
+    assert all(r["NDCG@5"] == done[key]["NDCG@5"] for key, r in filled.items())
     # a cell given by name keeps its own rows over rows matched by configuration
     def mark(rows):
         for r in rows:
@@ -636,6 +645,12 @@ def test_merge_matches_another_specs_cells_by_configuration(finished, demo_graph
     copy = _rewrite(out / "results.csv", tmp_path / "abl_copy.csv", mark)
     run_experiment(ablation, out, report_only=True, merge=[src, copy], log=quiet)
     assert {r["NDCG@5"] for r in read_csv(out / "results.csv") if r["status"] == "done"} == {"0.999"}
+    # ... and takes no dev row from another run (other numbers on the protocols both give)
+    older = _rewrite(out / "results.csv", tmp_path / "abl_older2.csv", no_dev)
+    run_experiment(ablation, tmp_path / "abl_dev2", report_only=True, merge=[older, src],
+                   log=quiet)
+    kept = [r for r in read_csv(tmp_path / "abl_dev2" / "results.csv") if r["status"] == "done"]
+    assert len(kept) == 8 and {r["protocol"] for r in kept} == {"sampled", "full"}
 
     # two different runs of one configuration cannot both fill a cell
     def change(rows):
