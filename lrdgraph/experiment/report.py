@@ -9,8 +9,8 @@ from .figures import plot_ablation, plot_sensitivity
 from .results import DEV, collect_results, metric_order, write_csv
 from .spec import ExperimentSpec
 from .stats import SeedStats
-from .tables import (significance_rows, table_markdown, time_markdown, versus_markdown,
-                     versus_rows)
+from .tables import (reference_markdown, reference_rows, significance_rows, table_markdown,
+                     time_markdown, versus_markdown, versus_rows)
 
 
 def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
@@ -54,6 +54,13 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
                                                "p_value", "n_pairs"])
         atomic_write_text(out / "table_versus.md", versus_markdown(spec, versus, protocols))
         files += [out / "versus.csv", out / "table_versus.md"]
+    reference = reference_rows(spec, stats)
+    if reference:
+        write_csv(out / "reference.csv", reference, ["dataset", "model", "variant", "protocol",
+                                                     "metric", "mean", "std", "n", "reference",
+                                                     "gap", "p_value"])
+        atomic_write_text(out / "table_reference.md", reference_markdown(spec, reference))
+        files += [out / "reference.csv", out / "table_reference.md"]
     for p in protocols:
         path = out / f"table_{p}.md"
         atomic_write_text(path, table_markdown(spec, stats, p))

@@ -39,6 +39,21 @@ class ModelSpec:
 
 
 @dataclass
+class ReferenceSpec:
+    """``report.reference``: published numbers to set the measured means beside (a paper's
+    table), by data set label, model label and metric, under one protocol."""
+
+    values: Dict[str, Dict[str, Dict[str, float]]]
+    label: str = "reference"
+    protocol: str = "sampled"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"label": self.label, "protocol": self.protocol,
+                "values": {d: {m: dict(v) for m, v in by_model.items()}
+                           for d, by_model in self.values.items()}}
+
+
+@dataclass
 class ExperimentSpec:
     """A parsed, validated experiment spec (see ``docs/experiments.md``)."""
 
@@ -54,6 +69,7 @@ class ExperimentSpec:
     plot_metrics: List[str] = field(default_factory=lambda: list(DEFAULT_PLOT_METRICS))
     protocols: List[str] = field(default_factory=lambda: ["sampled", "full"])
     versus: Optional[str] = None
+    reference: Optional[ReferenceSpec] = None
     description: str = ""
     source: str = "spec"
 
@@ -76,7 +92,8 @@ class ExperimentSpec:
             out["sensitivity"] = {k: list(v) for k, v in self.sensitivity.items()}
         out["report"] = {"metrics": list(self.metrics), "plot_metrics": list(self.plot_metrics),
                          "protocols": list(self.protocols),
-                         **({"versus": self.versus} if self.versus else {})}
+                         **({"versus": self.versus} if self.versus else {}),
+                         **({"reference": self.reference.to_dict()} if self.reference else {})}
         return out
 
     def sweep_variants(self) -> Dict[str, Tuple[str, Any]]:
@@ -236,9 +253,9 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
 
     report = raw.get("report") or {}
     if not isinstance(report, dict) or set(report) - {"metrics", "plot_metrics", "protocols",
-                                                      "versus"}:
-        raise ConfigError("'report' may hold metrics, plot_metrics, protocols and versus",
-                          path=source)
+                                                      "versus", "reference"}:
+        raise ConfigError("'report' may hold metrics, plot_metrics, protocols, versus and "
+                          "reference", path=source)
     metric_re = re.compile(r"^(HR|NDCG)@\d+$")
     metrics = report.get("metrics", list(DEFAULT_METRICS))
     plot_metrics = report.get("plot_metrics", list(DEFAULT_PLOT_METRICS))
@@ -255,10 +272,61 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
     if versus is not None and len(variants) < 2:
         raise ConfigError("report.versus needs a second variant to compare with it", path=source)
 
+    reference = _reference(report.get("reference"), datasets, models, protocols, metric_re,
+                           source)
+
     name = raw.get("name") or (Path(source).stem if source != "spec" else "experiment")
     return ExperimentSpec(
         name=str(name), datasets=datasets, models=models, seeds=list(seeds),
         set=_as_list_of_str(raw.get("set"), "set", source) + list(extra_set),
         variants=variants, ablation=list(abl), sensitivity=sensitivity, metrics=list(metrics),
         plot_metrics=list(plot_metrics), protocols=list(protocols), versus=versus,
+        reference=reference,
         description=str(raw.get("description") or ""), source=source)
+
+
+def _reference(raw: Any, datasets: Mapping[str, DatasetSpec], models: Mapping[str, ModelSpec],
+               protocols: Sequence[str], metric_re: "re.Pattern[str]", source: str
+               ) -> Optional[ReferenceSpec]:
+    """Parse ``report.reference`` ({label, protocol, values: {DATASET: {MODEL: {METRIC: x}}}}),
+    naming the first entry that is not a data set, model, metric or number of this spec."""
+    if raw is None:
+        return None
+    where = "report.reference"
+    if not isinstance(raw, dict) or set(raw) - {"label", "protocol", "values"}:
+        raise ConfigError(f"{where} may hold label, protocol and values", path=source)
+    label = raw.get("label", "reference")
+    if not isinstance(label, str) or not label.strip():
+        raise ConfigError(f"{where}.label must be a non-empty string", path=source)
+    protocol = raw.get("protocol", "sampled")
+    if protocol not in protocols:
+        raise ConfigError(f"{where}.protocol must be one of report.protocols "
+                          f"({', '.join(protocols)}), got {protocol!r}", path=source)
+    values = raw.get("values")
+    if not isinstance(values, dict) or not values:
+        raise ConfigError(f"{where}.values must map a data set label to models' metrics",
+                          path=source)
+    out: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for d, by_model in values.items():
+        if d not in datasets:
+            raise ConfigError(f"{where}.values: {d!r} is not a data set of the spec "
+                              f"({', '.join(datasets)})", path=source)
+        if not isinstance(by_model, dict):
+            raise ConfigError(f"{where}.values.{d} must map a model label to metrics",
+                              path=source)
+        for m, metrics in by_model.items():
+            if m not in models:
+                raise ConfigError(f"{where}.values.{d}: {m!r} is not a model of the spec "
+                                  f"({', '.join(models)})", path=source)
+            if not isinstance(metrics, dict) or not metrics:
+                raise ConfigError(f"{where}.values.{d}.{m} must map metrics to numbers",
+                                  path=source)
+            for metric, x in metrics.items():
+                if not (isinstance(metric, str) and metric_re.match(metric)):
+                    raise ConfigError(f"{where}.values.{d}.{m}: {metric!r} is not a metric like "
+                                      "HR@5 or NDCG@10", path=source)
+                if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
+                    raise ConfigError(f"{where}.values.{d}.{m}.{metric} must be a number in "
+                                      f"[0, 1], got {x!r}", path=source)
+            out.setdefault(d, {})[m] = {k: float(x) for k, x in metrics.items()}
+    return ReferenceSpec(values=out, label=label, protocol=protocol)

@@ -35,6 +35,19 @@ def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]
     return p, len(seeds)
 
 
+def one_sample_t_test(values: Sequence[float], reference: float) -> float:
+    """Two-sided one-sample t-test of the seeds' values against a published number
+    (scipy.stats.ttest_1samp): whether the measured mean differs from it by more than the
+    spread over seeds explains. NaN with fewer than two values or when they are all equal."""
+    if len(values) < 2 or max(values) - min(values) <= 1e-12 * max(1.0, *map(abs, values)):
+        return float("nan")
+    from scipy.stats import ttest_1samp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(ttest_1samp(list(values), reference).pvalue)
+
+
 def paired_improvement(a: Dict[int, float], b: Dict[int, float]
                        ) -> Tuple[float, float, float, float, int]:
     """Relative improvement of ``a`` over ``b`` on the seeds both have, so that a row with

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .results import DEV
 from .spec import LRD_SUFFIX, ExperimentSpec
-from .stats import SeedStats, mean_std, paired_improvement
+from .stats import SeedStats, mean_std, one_sample_t_test, paired_improvement
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -247,5 +247,73 @@ def versus_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]],
                     text += f" (p={r['p_value']:.3g})"
                 cells.append(text)
             lines.append(f"| {d} | {label} | {v} | {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reference_rows(spec: ExperimentSpec, stats: SeedStats) -> List[Dict[str, Any]]:
+    """``report.reference``: each measured mean beside the published number, per data set,
+    model, variant and metric under the reference's protocol: mean ± std over the finished
+    seeds, the relative gap (mean − reference) / reference, and the p-value of a one-sample
+    t-test of the seeds against the reference. Empty without ``report.reference``."""
+    ref = spec.reference
+    if ref is None:
+        return []
+    rows = []
+    for d, by_model in ref.values.items():
+        for label, metrics in by_model.items():
+            for v in spec.variants:
+                for metric, x in metrics.items():
+                    by_seed = stats.get(d, label, v, ref.protocol, metric)
+                    if not by_seed:
+                        continue
+                    values = [by_seed[s] for s in sorted(by_seed)]
+                    mean, std = mean_std(values)
+                    rows.append({"dataset": d, "model": label, "variant": v,
+                                 "protocol": ref.protocol, "metric": metric, "mean": mean,
+                                 "std": std, "n": len(values), "reference": x,
+                                 "gap": (mean - x) / x if x else float("nan"),
+                                 "p_value": one_sample_t_test(values, x)})
+    return rows
+
+
+def reference_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> str:
+    """``table_reference.md``: :func:`reference_rows` as one table per variant with a finished
+    cell; a cell reads "0.5684 / 0.6066 (-6.30%, p=0.004)": measured mean, published number,
+    relative gap, p; "– / 0.4826" where no seed has finished."""
+    ref = spec.reference
+    assert ref is not None
+    lines = [f"# {spec.name}: measured against {ref.label}", "",
+             f"Protocol `{ref.protocol}`. Each cell: our mean over the finished seeds (n) / the "
+             f"number of {ref.label}, the relative gap of our mean, and the p-value of a "
+             "two-sided one-sample t-test of the seeds against that number "
+             "(scipy.stats.ttest_1samp; none with fewer than two seeds). A small p says the "
+             "gap is larger than the spread over seeds explains.", ""]
+    metrics = [m for m in spec.metrics
+               if any(m in ms for by_model in ref.values.values() for ms in by_model.values())]
+    metrics += sorted({m for by_model in ref.values.values() for ms in by_model.values()
+                       for m in ms} - set(metrics))
+    by_key = {(r["dataset"], r["model"], r["variant"], r["metric"]): r for r in rows}
+    for v in spec.variants:
+        keys = [(d, label) for d, by_model in ref.values.items() for label in by_model]
+        if not any((d, label, v, m) in by_key for d, label in keys for m in metrics):
+            continue
+        if len(spec.variants) > 1:
+            lines += [f"## Variant `{v}`", ""]
+        lines += ["| Data set | Model | n | " + " | ".join(metrics) + " |",
+                  "|---|---|---|" + "---|" * len(metrics)]
+        for d, label in keys:
+            cells, n = [], 0
+            for m in metrics:
+                r = by_key.get((d, label, v, m))
+                if r is None:
+                    x = ref.values[d][label].get(m)
+                    cells.append("–" if x is None else f"– / {x:.4f}")
+                    continue
+                n = max(n, r["n"])
+                text = f"{r['mean']:.4f} / {r['reference']:.4f} ({r['gap'] * 100:+.2f}%"
+                text += ")" if math.isnan(r["p_value"]) else f", p={r['p_value']:.3g})"
+                cells.append(text)
+            lines.append(f"| {d} | {label} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
