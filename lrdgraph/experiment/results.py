@@ -39,8 +39,9 @@ def read_merged_rows(cells: Sequence[Cell], paths: Sequence[str | Path]
     "vanilla") fills every cell of the same data set label and seed whose configuration it
     equals, and is ignored otherwise; its ``source`` then names the cell it was. A cell given
     by name keeps those rows over rows matched by configuration, except that a protocol its
-    named rows lack is filled from matched rows of the same run (:func:`_same_run`). The rows keep their own
-    ``run_dir`` and get ``source`` (the file they came from, unless they already name one).
+    named rows lack is filled from matched rows of the same run (:func:`_same_run`). The rows
+    keep their own ``run_dir`` and get ``source`` (the file they came from, unless they
+    already name one).
     Two rows giving the same cell and protocol with the same numbers are one run merged twice
     (a committed table and the experiment it was made from): the first is kept. Raises
     ConfigError naming the file and line of a malformed or conflicting row, and when two rows
