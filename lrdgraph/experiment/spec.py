@@ -21,6 +21,8 @@ DEFAULT_METRICS = ["HR@5", "HR@10", "NDCG@5", "NDCG@10"]
 #: metrics of the ablation and sensitivity plots
 DEFAULT_PLOT_METRICS = ["HR@5", "NDCG@5"]
 LRD_SUFFIX = "_LRD"
+#: a metric name as the tables and the reference take it
+METRIC_RE = re.compile(r"^(HR|NDCG)@\d+$")
 SPEC_KEYS = ("name", "description", "datasets", "models", "seeds", "set", "variants",
              "ablation", "sensitivity", "report")
 
@@ -256,11 +258,10 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
                                                       "versus", "reference"}:
         raise ConfigError("'report' may hold metrics, plot_metrics, protocols, versus and "
                           "reference", path=source)
-    metric_re = re.compile(r"^(HR|NDCG)@\d+$")
     metrics = report.get("metrics", list(DEFAULT_METRICS))
     plot_metrics = report.get("plot_metrics", list(DEFAULT_PLOT_METRICS))
     for key, ms in (("metrics", metrics), ("plot_metrics", plot_metrics)):
-        if not isinstance(ms, list) or not ms or not all(isinstance(m, str) and metric_re.match(m) for m in ms):
+        if not isinstance(ms, list) or not ms or not all(isinstance(m, str) and METRIC_RE.match(m) for m in ms):
             raise ConfigError(f"report.{key} must list metrics like HR@5, NDCG@10", path=source)
     protocols = report.get("protocols", ["sampled", "full"])
     if not isinstance(protocols, list) or not protocols or not set(protocols) <= {"sampled", "full"}:
@@ -272,8 +273,7 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
     if versus is not None and len(variants) < 2:
         raise ConfigError("report.versus needs a second variant to compare with it", path=source)
 
-    reference = _reference(report.get("reference"), datasets, models, protocols, metric_re,
-                           source)
+    reference = _reference(report.get("reference"), datasets, models, protocols, source)
 
     name = raw.get("name") or (Path(source).stem if source != "spec" else "experiment")
     return ExperimentSpec(
@@ -286,8 +286,7 @@ def load_spec(spec: str | Path | Mapping[str, Any], *, base_dir: Optional[str | 
 
 
 def _reference(raw: Any, datasets: Mapping[str, DatasetSpec], models: Mapping[str, ModelSpec],
-               protocols: Sequence[str], metric_re: "re.Pattern[str]", source: str
-               ) -> Optional[ReferenceSpec]:
+               protocols: Sequence[str], source: str) -> Optional[ReferenceSpec]:
     """Parse ``report.reference`` ({label, protocol, values: {DATASET: {MODEL: {METRIC: x}}}}),
     naming the first entry that is not a data set, model, metric or number of this spec."""
     if raw is None:
@@ -322,7 +321,7 @@ def _reference(raw: Any, datasets: Mapping[str, DatasetSpec], models: Mapping[st
                 raise ConfigError(f"{where}.values.{d}.{m} must map metrics to numbers",
                                   path=source)
             for metric, x in metrics.items():
-                if not (isinstance(metric, str) and metric_re.match(metric)):
+                if not (isinstance(metric, str) and METRIC_RE.match(metric)):
                     raise ConfigError(f"{where}.values.{d}.{m}: {metric!r} is not a metric like "
                                       "HR@5 or NDCG@10", path=source)
                 if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:

@@ -15,6 +15,12 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return mean, std
 
 
+def _no_spread(values: Sequence[float]) -> bool:
+    """Whether all ``values`` are equal (to rounding): a t statistic is then infinite or
+    undefined, and scipy's p = 0 would read as certainty."""
+    return max(values) - min(values) <= 1e-12 * max(1.0, *(abs(v) for v in values))
+
+
 def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]:
     """Two-sided paired t-test over the seeds both have (scipy.stats.ttest_rel):
     ``(p_value, n_pairs)``. The p-value is NaN with fewer than two pairs and when every pair
@@ -25,7 +31,7 @@ def paired_t_test(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, int]
     if len(seeds) < 2:
         return float("nan"), len(seeds)
     diffs = [a[s] - b[s] for s in seeds]
-    if max(diffs) - min(diffs) <= 1e-12 * max(1.0, *(abs(d) for d in diffs)):
+    if _no_spread(diffs):
         return float("nan"), len(seeds)
     from scipy.stats import ttest_rel
 
@@ -39,7 +45,7 @@ def one_sample_t_test(values: Sequence[float], reference: float) -> float:
     """Two-sided one-sample t-test of the seeds' values against a published number
     (scipy.stats.ttest_1samp): whether the measured mean differs from it by more than the
     spread over seeds explains. NaN with fewer than two values or when they are all equal."""
-    if len(values) < 2 or max(values) - min(values) <= 1e-12 * max(1.0, *map(abs, values)):
+    if len(values) < 2 or _no_spread(values):
         return float("nan")
     from scipy.stats import ttest_1samp
 

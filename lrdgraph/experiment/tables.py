@@ -294,8 +294,8 @@ def reference_markdown(spec: ExperimentSpec, rows: Sequence[Dict[str, Any]]) -> 
     metrics += sorted({m for by_model in ref.values.values() for ms in by_model.values()
                        for m in ms} - set(metrics))
     by_key = {(r["dataset"], r["model"], r["variant"], r["metric"]): r for r in rows}
+    keys = [(d, label) for d, by_model in ref.values.items() for label in by_model]
     for v in spec.variants:
-        keys = [(d, label) for d, by_model in ref.values.items() for label in by_model]
         if not any((d, label, v, m) in by_key for d, label in keys for m in metrics):
             continue
         if len(spec.variants) > 1:

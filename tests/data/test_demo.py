@@ -2,7 +2,6 @@
 workflows only partly covered by the predefined relations."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
