@@ -143,6 +143,11 @@ def cli(debug: bool) -> None:
 @click.option("--genres", type=click.Choice(["one", "per-flag"]), default=None,
               help="ml-100k: one multi-valued genre relation (the paper's) [one], or one "
               "relation per genre flag (the reference notebook's 20 relations).")
+@click.option("--ties", type=click.Choice(["input", "shuffle"]), default=None,
+              help="ml-100k / csv: order of a user's interactions with the same timestamp, "
+              "which picks the test and dev items: file order [input], or random (--tie-seed).")
+@click.option("--tie-seed", type=SEED, default=None,
+              help="Seed of --ties shuffle [0]; the negatives keep --seed.")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of generated splits / negatives / demo data.")
 @click.option("--encoder", type=click.Choice(["local", "openai", "tfidf"]), default="local",
@@ -161,9 +166,9 @@ def cli(debug: bool) -> None:
 @handle_errors
 def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[Path],
                     items: Optional[Path], relations: Optional[Path], user_col, item_col, time_col,
-                    item_id_col, text_cols, attr_cols, k_core, genres, seed: int, encoder: str,
-                    encoder_model, base_url, dim, cache_dir, out: Path, overwrite: bool,
-                    quiet: bool) -> None:
+                    item_id_col, text_cols, attr_cols, k_core, genres, ties, tie_seed, seed: int,
+                    encoder: str, encoder_model, base_url, dim, cache_dir, out: Path,
+                    overwrite: bool, quiet: bool) -> None:
     """Read a data set, encode item text and write the item graph to --out."""
     from lrdgraph.api import build_graph_dir
 
@@ -208,6 +213,14 @@ def build_graph_cmd(kind: str, data_dir: Optional[Path], interactions: Optional[
         if kind != "ml-100k":
             raise click.UsageError("--genres applies to --dataset ml-100k only")
         options["genres"] = genres
+    if tie_seed is not None and ties != "shuffle":
+        raise click.UsageError("--tie-seed applies to --ties shuffle only")
+    if ties is not None:
+        if kind not in ("ml-100k", "csv"):
+            raise click.UsageError("--ties applies to --dataset ml-100k and csv only")
+        options["ties"] = ties
+        if tie_seed is not None:
+            options["tie_seed"] = tie_seed
     info = build_graph_dir(kind, options, out, encoder=encoder, encoder_model=encoder_model,
                            base_url=base_url, dim=dim, cache_dir=cache_dir, overwrite=overwrite,
                            progress=not quiet)

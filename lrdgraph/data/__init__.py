@@ -46,7 +46,7 @@ def load_dataset(kind: str, **options: Any) -> Dataset:
     Args:
         kind (str): ``"rechorus"`` (:func:`read_rechorus`; ``data_dir=``), ``"ml-100k"``
             (:func:`read_movielens`; ``data_dir=``, ``k_core=``, ``n_neg=``, ``seed=``,
-            ``genres=``),
+            ``genres=``, ``ties=``, ``tie_seed=``),
             ``"csv"`` (:func:`read_csv_dataset`; ``data_dir=`` a directory holding
             ``interactions.csv``, or ``interactions=`` a file, and that function's options) or
             ``"demo"`` (:func:`make_demo`; ``seed=``, ``num_users=``).

@@ -272,17 +272,29 @@ def kcore_filter(user: np.ndarray, item: np.ndarray, k: int) -> Tuple[np.ndarray
         keep &= ~drop
 
 
-def leave_one_out(user: np.ndarray, item: np.ndarray, time: np.ndarray
+#: ``ties=`` of :func:`leave_one_out` and the readers
+TIE_ORDERS = ("input", "shuffle")
+
+
+def leave_one_out(user: np.ndarray, item: np.ndarray, time: np.ndarray, *,
+                  ties: str = "input", tie_seed: int = 0
                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leave-one-out split as in ``lrd-reference.md`` §1.1.
 
-    Each user's interactions are ordered by time (stable for ties, in input order). The first
+    Each user's interactions are ordered by time; interactions with the same time keep input
+    order (``ties="input"``, a stable sort, as pandas' ``kind="mergesort"`` in ReChorus-style
+    preprocessing) or a random order drawn with ``numpy.random.default_rng(tie_seed)``
+    (``ties="shuffle"``, to measure how much the split's tie-breaking moves a result). The first
     always stays in train; of the rest, the last goes to test and the one before it to dev.
     Returns the row indices (into the inputs) of train, dev and test; train is ordered by
-    (time, user), dev and test by user.
+    (time, user) and then the tie order, dev and test by user.
     """
+    if ties not in TIE_ORDERS:
+        raise ConfigError(f"ties must be one of {', '.join(TIE_ORDERS)} (got {ties!r})")
     n = len(user)
-    order = np.lexsort((np.arange(n), time, user))  # by user, then time, then input order
+    rank = (np.arange(n) if ties == "input"
+            else np.random.default_rng(tie_seed).permutation(n))
+    order = np.lexsort((rank, time, user))  # by user, then time, then the tie order
     u_sorted = user[order]
     # position of each row within its user's sequence, and the user's length
     starts = np.r_[0, np.flatnonzero(np.diff(u_sorted)) + 1]
@@ -294,10 +306,20 @@ def leave_one_out(user: np.ndarray, item: np.ndarray, time: np.ndarray
     test_rows = order[is_test]
     dev_rows = order[is_dev]
     train_rows = order[~is_test & ~is_dev]
-    train_rows = train_rows[np.lexsort((user[train_rows], time[train_rows]))]
+    train_rows = train_rows[np.lexsort((rank[train_rows], user[train_rows], time[train_rows]))]
     dev_rows = dev_rows[np.argsort(user[dev_rows], kind="stable")]
     test_rows = test_rows[np.argsort(user[test_rows], kind="stable")]
     return train_rows, dev_rows, test_rows
+
+
+def _tied_last(user: np.ndarray, time: np.ndarray, test_rows: np.ndarray) -> int:
+    """Number of users with another interaction at the time of their test interaction."""
+    at_test = np.zeros(int(user.max()) + 1, dtype=np.int64)
+    at_test[user[test_rows]] = time[test_rows]
+    has_test = np.zeros_like(at_test, dtype=bool)
+    has_test[user[test_rows]] = True
+    same = has_test[user] & (time == at_test[user])
+    return int((np.bincount(user[same], minlength=len(at_test)) > 1).sum())
 
 
 def require_min_interactions(user: np.ndarray, user_ids: Sequence[str], *,
@@ -420,6 +442,7 @@ class RelationTable:
 def assemble_dataset(name: str, user: Sequence[str], item: Sequence[str], time: np.ndarray, *,
                      items: Optional[ItemTable] = None, relations: Optional[RelationTable] = None,
                      k_core: int = 0, n_neg: int = 99, seed: int = 0,
+                     ties: str = "input", tie_seed: int = 0,
                      source: Optional[Path] = None, lines: Optional[np.ndarray] = None,
                      user_field: Optional[str] = None, hint: str = "",
                      report: Optional[Dict[str, object]] = None) -> Dataset:
@@ -428,7 +451,9 @@ def assemble_dataset(name: str, user: Sequence[str], item: Sequence[str], time: 
 
     Steps: k-core filtering (``k_core`` ≤ 1 keeps everything; every row counts, duplicates
     included) → id maps (:func:`sort_ids`; the item universe is the items left with an
-    interaction) → a check that every user has ≥ 3 interactions → :func:`leave_one_out` →
+    interaction) → a check that every user has ≥ 3 interactions → :func:`leave_one_out` (``ties``
+    and ``tie_seed``; ``report['ties']`` also counts the users whose last time is shared by
+    several of their interactions, whose test item the tie order picks) →
     ``n_neg`` negatives per dev and test row drawn with ``numpy.random.default_rng(seed)`` in one
     :func:`sample_negatives` call (dev rows, then test rows) → item text and attributes from
     ``items`` (rows for items outside the universe are ignored and counted) → ``relations``
@@ -476,7 +501,9 @@ def assemble_dataset(name: str, user: Sequence[str], item: Sequence[str], time: 
     it = i_index.get_indexer(item).astype(np.int64)
     require_min_interactions(u, user_ids, path=source, lines=lines, field=user_field, hint=hint)
 
-    tr, dv, te = leave_one_out(u, it, time)
+    tr, dv, te = leave_one_out(u, it, time, ties=ties, tie_seed=tie_seed)
+    report["ties"] = {"order": ties, **({"seed": int(tie_seed)} if ties == "shuffle" else {}),
+                      "users_with_tied_last_time": _tied_last(u, time, te)}
     rng = np.random.default_rng(seed)
     n_seen = np.bincount(np.unique(u * len(item_ids) + it) // len(item_ids), minlength=len(user_ids))
     if n_neg > 0 and (n_seen >= len(item_ids)).any():

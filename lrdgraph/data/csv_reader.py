@@ -66,6 +66,7 @@ def read_csv_dataset(interactions: str | Path, items: str | Path | None = None,
                      group_col: Optional[str] = None, head_col: str = "head",
                      relation_col: str = "relation", tail_col: str = "tail",
                      sep: Optional[str] = None, k_core: int = 0, n_neg: int = 99, seed: int = 0,
+                     ties: str = "input", tie_seed: int = 0,
                      name: Optional[str] = None) -> Dataset:
     """Read a generic CSV data set (see the module docstring).
 
@@ -89,6 +90,11 @@ def read_csv_dataset(interactions: str | Path, items: str | Path | None = None,
         k_core (int): k-core filtering threshold; 0 keeps everything. (default: ``0``)
         n_neg (int): negatives per dev/test row. (default: ``99``)
         seed (int): seed of the negative sampler. (default: ``0``)
+        ties (str): order of one user's interactions with the same timestamp: ``"input"``
+            (file order) or ``"shuffle"`` (random, from ``tie_seed``); it decides which of them
+            is the test and dev item (:func:`~lrdgraph.data.common.leave_one_out`).
+            (default: ``"input"``)
+        tie_seed (int): seed of ``ties="shuffle"``. (default: ``0``)
         name (str, optional): data set name (default: the directory's name).
     """
     ipath = Path(interactions)
@@ -121,7 +127,7 @@ def read_csv_dataset(interactions: str | Path, items: str | Path | None = None,
         inter_df, items_df, rel_df, user_col=user_col, item_col=item_col, time_col=time_col,
         item_id_col=item_id_col, text_cols=text_cols, attr_cols=attr_cols, multi_sep=multi_sep,
         group_col=group_col, head_col=head_col, relation_col=relation_col, tail_col=tail_col,
-        k_core=k_core, n_neg=n_neg, seed=seed, name=name,
+        k_core=k_core, n_neg=n_neg, seed=seed, ties=ties, tie_seed=tie_seed, name=name,
         paths=(ipath, items_path, rel_path), report={"format": "csv", "inputs": inputs})
 
 
@@ -132,7 +138,8 @@ def dataset_from_frames(interactions: pd.DataFrame, items: Optional[pd.DataFrame
                         attr_cols: Optional[List[str]] = None, multi_sep: str = "|",
                         group_col: Optional[str] = None, head_col: str = "head",
                         relation_col: str = "relation", tail_col: str = "tail",
-                        k_core: int = 0, n_neg: int = 99, seed: int = 0, name: str = "dataset",
+                        k_core: int = 0, n_neg: int = 99, seed: int = 0,
+                        ties: str = "input", tie_seed: int = 0, name: str = "dataset",
                         paths: Sequence[Optional[Path]] = (None, None, None),
                         report: Optional[Dict[str, object]] = None) -> Dataset:
     """The generic-CSV pipeline on tables already in memory (every cell a string), as
@@ -161,7 +168,8 @@ def dataset_from_frames(interactions: pd.DataFrame, items: Optional[pd.DataFrame
              else np.arange(len(interactions)) + 2)
     return assemble_dataset(
         name, user, item, time, items=item_table, relations=rel_table, k_core=k_core,
-        n_neg=n_neg, seed=seed, source=ipath, lines=lines, user_field=user_col,
+        n_neg=n_neg, seed=seed, ties=ties, tie_seed=tie_seed, source=ipath, lines=lines,
+        user_field=user_col,
         hint="drop those users, or filter with k_core=3 (--k-core 3) or more", report=report)
 
 

@@ -6,9 +6,9 @@
   header, **Latin-1** encoded. The flag columns are named by ``u.genre`` (``name|index``).
 - Interactions are k-core filtered (default 5, repeated until stable), split leave-one-out
   (each user's first interaction stays in train; the last goes to test, the one before to dev;
-  ties in time keep input order) and given ``n_neg`` negatives per dev/test row, drawn with
-  ``seed`` uniformly with replacement from the items the user never touched
-  (:func:`~lrdgraph.data.common.assemble_dataset`).
+  ties in time keep input order, or a seeded random order with ``ties="shuffle"``) and given
+  ``n_neg`` negatives per dev/test row, drawn with ``seed`` uniformly with replacement from the
+  items the user never touched (:func:`~lrdgraph.data.common.assemble_dataset`).
 - Attributes: ``genre`` (multi-valued, the genre names in ``u.genre`` order; ``unknown`` is a
   value only where an item flags it) and ``year`` (the year of ``release_date``; an empty date
   gives no pair): the paper's two relations. ``genres="per-flag"`` gives instead one attribute
@@ -67,7 +67,8 @@ _TITLE_YEAR = re.compile(r"\(\d{4}\)")
 
 
 def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, seed: int = 0,
-                   genres: str = "one", name: Optional[str] = None) -> Dataset:
+                   genres: str = "one", ties: str = "input", tie_seed: int = 0,
+                   name: Optional[str] = None) -> Dataset:
     """Read a raw MovieLens 100K directory into a :class:`Dataset` (see the module docstring).
 
     Args:
@@ -79,6 +80,12 @@ def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, se
         genres (str, optional): ``"one"``, a multi-valued ``genre`` attribute (the paper's
             relations), or ``"per-flag"``, one ``genre_<name>`` attribute per genre flag (the
             reference notebook's). (default: ``"one"``)
+        ties (str, optional): order of interactions with the same timestamp, which decides the
+            test and dev items of the users whose last ratings share a second (416 of 943):
+            ``"input"``, ``u.data``'s order, or ``"shuffle"``, a random order from
+            ``tie_seed`` (:func:`~lrdgraph.data.common.leave_one_out`). (default: ``"input"``)
+        tie_seed (int, optional): seed of ``ties="shuffle"``; the negatives keep ``seed``.
+            (default: ``0``)
         name (str, optional): data set name. (default: ``"ml-100k"``)
     """
     if genres not in GENRE_LAYOUTS:
@@ -118,7 +125,8 @@ def read_movielens(data_dir: str | Path, *, k_core: int = 5, n_neg: int = 99, se
         "inputs": {p: sha256_file(d / p) for p in ("u.data", "u.item", "u.genre")},
     }
     return assemble_dataset(name or "ml-100k", user, item, time, items=items, k_core=k_core,
-                            n_neg=n_neg, seed=seed, source=data_path,
+                            n_neg=n_neg, seed=seed, ties=ties, tie_seed=tie_seed,
+                            source=data_path,
                             lines=data.index.to_numpy(), user_field="user_id",
                             hint="raise k_core to drop such users", report=report)
 

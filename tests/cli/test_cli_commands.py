@@ -69,6 +69,30 @@ def test_build_graph_demo(tmp_path):
     assert load_graph(out).num_users == 600
 
 
+def test_build_graph_tie_order(tmp_path):
+    """--ties shuffle --tie-seed reach the reader: the manifest records them, and the seed
+    decides which of a user's tied last interactions is the test item."""
+    from lrdgraph.graph import load_graph
+
+    (tmp_path / "interactions.csv").write_text(
+        "user,item,timestamp\n" + "".join(f"u{u},i{k},{min(k, 3)}\n" for u in range(4)
+                                          for k in range(1, 7))
+        + "".join(f"z,j{k},{k}\n" for k in range(1, 4)))  # items the others can be ranked against
+    tests = set()
+    for seed in (1, 2, 3, 4):
+        out = tmp_path / f"g{seed}"
+        result = invoke("build-graph", "--dataset", "csv", "--data-dir", tmp_path, "--encoder",
+                        "tfidf", "--ties", "shuffle", "--tie-seed", seed, "--quiet", "--out", out)
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["inputs"]["options"]["ties"] == "shuffle"
+        assert manifest["inputs"]["options"]["tie_seed"] == str(seed)
+        assert manifest["report"]["ties"] == {"order": "shuffle", "seed": seed,
+                                              "users_with_tied_last_time": 4}
+        tests.add(tuple(load_graph(out).dataset.test.item.tolist()))
+    assert len(tests) > 1
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--dataset", "rechorus"], "needs --data-dir"),
     (["--dataset", "ml-100k"], "needs --data-dir"),

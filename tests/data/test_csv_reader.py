@@ -87,6 +87,24 @@ def test_tiny_by_hand(tmp_path, sep):
     assert set(r["inputs"]) == {"interactions.csv", "items.csv", "relations.csv"}
 
 
+def test_tie_order(tmp_path):
+    """bob's C@60 and A@60 tie: input order makes A his test item; ties="shuffle" picks either,
+    by tie_seed, and leaves the other users' splits alone."""
+    d = _dir(tmp_path / "shop")
+    base = read_csv_dataset(d, **OPTS, n_neg=4, seed=3)
+    assert base.report["ties"] == {"order": "input", "users_with_tied_last_time": 1}
+    bob = {}
+    for s in range(12):
+        ds = read_csv_dataset(d, **OPTS, n_neg=4, seed=3, ties="shuffle", tie_seed=s)
+        assert ds.report["ties"] == {"order": "shuffle", "seed": s, "users_with_tied_last_time": 1}
+        assert (ds.test.item[[0, 2]] == base.test.item[[0, 2]]).all()
+        assert np.array_equal(ds.test.neg_items, base.test.neg_items)
+        bob[s] = (int(ds.dev.item[1]), int(ds.test.item[1]))
+    assert set(bob.values()) == {(2, 0), (0, 2)}  # (dev, test) = (C, A) or (A, C)
+    with pytest.raises(ConfigError, match="ties must be one of input, shuffle"):
+        read_csv_dataset(d, ties="time")
+
+
 def test_reproducible_negatives(tmp_path):
     d = _dir(tmp_path, inter=INTERACTIONS + "dave,E,5\ndave,F,6\ndave,G,7\n", items=None,
              rel=None)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from lrdgraph.data.common import (int_column, kcore_filter, leave_one_out, parse_list_cell,
                                   read_table, require_min_interactions, sample_negatives,
                                   sort_ids)
-from lrdgraph.errors import InputError
+from lrdgraph.errors import ConfigError, InputError
 
 
 def test_read_table_line_numbers_skip_blank_lines(tmp_path, assert_where):
@@ -70,19 +70,47 @@ def test_leave_one_out_ties_keep_input_order():
     assert item[te].tolist() == [8, 3]
 
 
+def test_leave_one_out_shuffled_ties():
+    """ties="shuffle" reorders only interactions with equal (user, time), reproducibly; a user
+    without ties keeps the input split."""
+    user = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    item = np.array([5, 6, 7, 8, 1, 2, 3, 4, 9, 0])
+    time = np.array([1, 9, 9, 9, 4, 4, 4, 1, 2, 3])
+    base = leave_one_out(user, item, time)
+    splits = {}
+    for s in range(40):
+        tr, dv, te = leave_one_out(user, item, time, ties="shuffle", tie_seed=s)
+        again = leave_one_out(user, item, time, ties="shuffle", tie_seed=s)
+        assert all(np.array_equal(a, b) for a, b in zip((tr, dv, te), again))
+        for u, mine in ((0, {5, 6, 7, 8}), (1, {1, 2, 3})):
+            assert set(item[np.r_[tr, dv, te]][user[np.r_[tr, dv, te]] == u]) == mine
+        assert item[tr][0] == 5 and item[dv][0] != 5 and item[te][0] != 5  # time 1 comes first
+        assert (item[dv][2], item[te][2]) == (9, 0)  # user 2 has no ties
+        assert np.array_equal(np.lexsort((user[tr], time[tr])), np.arange(len(tr)))
+        splits[(item[dv][0], item[te][0], item[dv][1], item[te][1])] = True
+    assert len(splits) > 10  # the tie order varies with the seed
+    assert (item[base[1]].tolist(), item[base[2]].tolist()) == ([7, 2, 9], [8, 3, 0])
+    with pytest.raises(ConfigError, match="ties must be one of input, shuffle"):
+        leave_one_out(user, item, time, ties="random")
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20)), min_size=1, max_size=60))
-def test_leave_one_out_properties(rows):
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20)), min_size=1, max_size=60),
+       st.sampled_from(["input", "shuffle"]))
+def test_leave_one_out_properties(rows, ties):
     user = np.array([r[0] for r in rows])
     time = np.array([r[1] for r in rows])
     item = np.arange(len(rows))
-    tr, dv, te = leave_one_out(user, item, time)
+    tr, dv, te = leave_one_out(user, item, time, ties=ties, tie_seed=len(rows))
     assert sorted(np.r_[tr, dv, te].tolist()) == list(range(len(rows)))
     counts = np.bincount(user)
     for u in np.flatnonzero(counts):
         mine = np.flatnonzero(user == u)
         first = mine[np.lexsort((mine, time[mine]))[0]]
-        assert first in tr
+        if ties == "input":
+            assert first in tr
+        else:  # one of the earliest, whichever the shuffle put first
+            assert np.isin(mine[time[mine] == time[first]], tr).any()
         assert (user[te] == u).sum() == (counts[u] >= 2)
         assert (user[dv] == u).sum() == (counts[u] >= 3)
         if counts[u] >= 3:

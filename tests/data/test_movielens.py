@@ -71,6 +71,24 @@ def test_negatives(ml, ml100k_dir):
     assert not np.array_equal(other.dev.neg_items, ml.dev.neg_items[:, :5])
 
 
+def test_tied_last_ratings(ml, ml100k_dir):
+    """After 5-core filtering, 416 of the 943 users rate their last movies within one second
+    (415 in the raw file; counted with pandas: users whose maximum timestamp occurs more than
+    once); ties="shuffle" picks their test and dev items at random and changes nothing else
+    (not the negatives)."""
+    assert ml.report["ties"] == {"order": "input", "users_with_tied_last_time": 416}
+    shuf = read_movielens(ml100k_dir, ties="shuffle", tie_seed=1)
+    assert shuf.report["ties"] == {"order": "shuffle", "seed": 1,
+                                   "users_with_tied_last_time": 416}
+    assert np.array_equal(shuf.test.user, ml.test.user)
+    assert np.array_equal(shuf.test.time, ml.test.time)
+    assert np.array_equal(shuf.test.neg_items, ml.test.neg_items)
+    assert np.array_equal(shuf.dev.neg_items, ml.dev.neg_items)
+    moved = shuf.test.item != ml.test.item
+    assert 0 < moved.sum() <= 416
+    assert sorted(zip(*_all_rows(shuf))) == sorted(zip(*_all_rows(ml)))
+
+
 def test_attributes_and_text(ml):
     genre = ml.attributes["genre"]
     assert genre.values[0] == "unknown" and genre.values[1] == "Action" and genre.num_values == 19
