@@ -305,8 +305,8 @@ def leave_one_out(user: np.ndarray, item: np.ndarray, time: np.ndarray, *,
     is_dev = (pos == length - 2) & (length >= 3)
     test_rows = order[is_test]
     dev_rows = order[is_dev]
-    train_rows = order[~is_test & ~is_dev]
-    train_rows = train_rows[np.lexsort((rank[train_rows], user[train_rows], time[train_rows]))]
+    train_rows = order[~is_test & ~is_dev]  # already in tie order: the stable sort keeps it
+    train_rows = train_rows[np.lexsort((user[train_rows], time[train_rows]))]
     dev_rows = dev_rows[np.argsort(user[dev_rows], kind="stable")]
     test_rows = test_rows[np.argsort(user[test_rows], kind="stable")]
     return train_rows, dev_rows, test_rows
