@@ -51,6 +51,10 @@ TAKEN = [
      "MovieLens__KDA_LRD__default__seed2020"),
     ("paper_ablation.yaml", "MovieLens__RCF__vanilla__seed2022", "paper_ml100k.yaml",
      "MovieLens__RCF__default__seed2022"),
+    ("stopping_ml100k.yaml", "MovieLens__KDA__default__seed2021", "paper_ml100k.yaml",
+     "MovieLens__KDA__default__seed2021"),
+    ("stopping_ml100k.yaml", "MovieLens__KDA_LRD__default__seed2019", "paper_ml100k.yaml",
+     "MovieLens__KDA_LRD__default__seed2019"),
 ]
 
 
@@ -65,6 +69,9 @@ def test_the_variants_that_are_trained_differ_from_table_3():
     table = cells_of("paper_office.yaml")["Office__KDA__default__seed2019"]
     graph = cells_of("evidence_office.yaml")["Office__KDA__graph__seed2019"]
     assert "relation_evidence" in (config_difference(table.config, graph.config) or "")
+    kda = cells_of("paper_ml100k.yaml")["MovieLens__KDA__default__seed2019"]
+    patient = cells_of("stopping_ml100k.yaml")["MovieLens__KDA__patience-20__seed2019"]
+    assert "patience" in (config_difference(kda.config, patient.config) or "")
 
 
 def test_sweeps_of_small_floats_resolve_to_numbers(tmp_path):
