@@ -55,6 +55,8 @@ TAKEN = [
      "MovieLens__KDA__default__seed2021"),
     ("stopping_ml100k.yaml", "MovieLens__KDA_LRD__default__seed2019", "paper_ml100k.yaml",
      "MovieLens__KDA_LRD__default__seed2019"),
+    ("encoder_ml100k.yaml", "MovieLens__KDA_LRD__default__seed2022", "paper_ml100k.yaml",
+     "MovieLens__KDA_LRD__default__seed2022"),
 ]
 
 
@@ -72,6 +74,10 @@ def test_the_variants_that_are_trained_differ_from_table_3():
     kda = cells_of("paper_ml100k.yaml")["MovieLens__KDA__default__seed2019"]
     patient = cells_of("stopping_ml100k.yaml")["MovieLens__KDA__patience-20__seed2019"]
     assert "patience" in (config_difference(kda.config, patient.config) or "")
+    lrd = cells_of("paper_ml100k.yaml")["MovieLens__KDA_LRD__default__seed2019"]
+    mpnet = cells_of("encoder_ml100k.yaml")["MPNet__KDA_LRD__default__seed2019"]
+    assert "graph" in (config_difference(lrd.config, mpnet.config) or "")
+    assert config_difference(lrd.config, mpnet.config, ignore_graph=True) is None
 
 
 def test_sweeps_of_small_floats_resolve_to_numbers(tmp_path):
