@@ -48,7 +48,13 @@ def matched_random(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tu
 
 
 def probe(path: str, pairs: int, seed: int) -> Dict[str, float]:
-    data = load_graph(path).to_hetero()
+    """The AUCs of the graph directory ``path`` (see :func:`probe_data`)."""
+    return probe_data(load_graph(path).to_hetero(), pairs, seed)
+
+
+def probe_data(data, pairs: int, seed: int) -> Dict[str, float]:
+    """AUC per relation (``same_<attr>``, item-item relation names, ``consecutive``) and the
+    feature size (``dim``) of a graph's ``HeteroData``."""
     x = torch.nn.functional.normalize(data["item"].x.float(), dim=1)
     n = x.shape[0]
     rng = np.random.default_rng(seed)
