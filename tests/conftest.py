@@ -35,6 +35,26 @@ TINY_SETTINGS: List[str] = [
 
 _OURS = {"graph", "models", "train", "cli"}
 
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], object]:
+    """Load a script of ``benchmarks/`` as a module: ``benchmark_script("text_probe")``."""
+    import importlib.util
+
+    loaded: Dict[str, object] = {}
+
+    def load(name: str):
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            loaded[name] = mod
+        return loaded[name]
+
+    return load
+
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread(request):

@@ -1,24 +1,11 @@
 """benchmarks/relation_geometry.py on the analysis tests' trained demo run."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("relation_geometry",
-                                                  ROOT / "benchmarks" / "relation_geometry.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_table_matches_the_checkpoint(demo_run, loaded):
-    mod = _script()
+def test_table_matches_the_checkpoint(demo_run, loaded, benchmark_script):
+    mod = benchmark_script("relation_geometry")
     out = mod.geometry(demo_run, "best", None)
     _, _, model = loaded
     w = model.relation_emb.weight.detach()
@@ -33,13 +20,13 @@ def test_table_matches_the_checkpoint(demo_run, loaded):
     assert "predefined pairs: cosine" in out
 
 
-def test_decay_summary_of_a_kda_state():
+def test_decay_summary_of_a_kda_state(benchmark_script):
     """KDA checkpoints also get the slots' time-gap decay: means over τ in [0, 25] and the
     cosine range among latent slots. F = 2 frequencies (f = 0, 1/2): D(τ) = clamp((a0 + a1
     cos πτ - b1 sin πτ) / 4, 0, 1)."""
     from lrdgraph.models.layout import EntityLayout
 
-    mod = _script()
+    mod = benchmark_script("relation_geometry")
     layout = EntityLayout(num_items=3, item_relations=["also_bought"], attributes=[],
                           attribute_sizes=[], num_latent=2)
     assert layout.relation_names == ["any", "also_bought", "latent_0", "latent_1"]

@@ -1,22 +1,10 @@
 """benchmarks/split_ties.py on two tiny graphs that differ only in their tie order."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from lrdgraph.api import build_graph_dir
 from lrdgraph.graph import load_graph
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("split_ties", ROOT / "benchmarks" / "split_ties.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _ranks(ds) -> np.ndarray:
@@ -26,7 +14,7 @@ def _ranks(ds) -> np.ndarray:
     return 1 + (counts[ds.test.neg_items] >= pos).sum(1)
 
 
-def test_moved_items_and_most_popular_metrics(tmp_path, capsys):
+def test_moved_items_and_most_popular_metrics(tmp_path, capsys, benchmark_script):
     rows = [f"u{u},i{k},{min(k, 3)}" for u in range(6) for k in range(1, 4 + u % 3)]
     rows += [f"z{u},j{k},{k}" for u in range(3) for k in range(1, 5)]
     (tmp_path / "interactions.csv").write_text("user,item,timestamp\n" + "\n".join(rows) + "\n")
@@ -35,7 +23,7 @@ def test_moved_items_and_most_popular_metrics(tmp_path, capsys):
         build_graph_dir("csv", {"interactions": tmp_path, "n_neg": 9, **opts}, tmp_path / name,
                         encoder="tfidf", dim=4, cache_dir=tmp_path / "cache", progress=False)
         graphs.append(tmp_path / name)
-    assert _script().main([str(g) for g in graphs]) == 0
+    assert benchmark_script("split_ties").main([str(g) for g in graphs]) == 0
     lines = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.splitlines()]
     head, table = lines[0], {r[0]: dict(zip(lines[0], r)) for r in lines[2:]}
     assert head[:5] == ["graph", "ties", "tied users", "test items moved", "dev items moved"]

@@ -1,30 +1,18 @@
 """benchmarks/text_probe.py: AUCs against hand-computed values on tiny hand-made graphs."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("text_probe", ROOT / "benchmarks" / "text_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_cosine_auc_by_hand():
+def test_cosine_auc_by_hand(benchmark_script):
     # unit vectors at 0, 60 and 90 degrees: cosines 1 (a, a), 0.5 (a, b), 0 (a, c)
     x = torch.tensor([[1.0, 0.0], [0.5, 3 ** 0.5 / 2], [0.0, 1.0]])
     pos = ([0, 0], [0, 1])          # cosines 1, 0.5
     neg = ([0, 0], [2, 1])          # cosines 0, 0.5
     # positive above negative in 3 of the 4 comparisons, one tie counting half
-    assert _script().cosine_auc(x, pos, neg) == pytest.approx(3.5 / 4)
+    assert benchmark_script("text_probe").cosine_auc(x, pos, neg) == pytest.approx(3.5 / 4)
 
 
 def _graph(dev_item: int) -> HeteroData:
@@ -42,8 +30,8 @@ def _graph(dev_item: int) -> HeteroData:
     return data
 
 
-def test_probe_on_features_that_are_the_attribute():
-    out = _script().probe_data(_graph(dev_item=5), pairs=2000, seed=0)
+def test_probe_on_features_that_are_the_attribute(benchmark_script):
+    out = benchmark_script("text_probe").probe_data(_graph(dev_item=5), pairs=2000, seed=0)
     assert set(out) == {"same_colour", "similar", "consecutive", "dim"} and out["dim"] == 3
     # cosine 1 exactly for the pairs that share the colour, 0 for the others
     assert out["same_colour"] == pytest.approx(1.0)
@@ -53,7 +41,7 @@ def test_probe_on_features_that_are_the_attribute():
     assert 0.5 < out["consecutive"] < 1.0
 
 
-def test_probe_never_reads_dev_or_test():
-    a = _script().probe_data(_graph(dev_item=5), pairs=2000, seed=0)
-    b = _script().probe_data(_graph(dev_item=2), pairs=2000, seed=0)
+def test_probe_never_reads_dev_or_test(benchmark_script):
+    a = benchmark_script("text_probe").probe_data(_graph(dev_item=5), pairs=2000, seed=0)
+    b = benchmark_script("text_probe").probe_data(_graph(dev_item=2), pairs=2000, seed=0)
     assert a == b

@@ -1,7 +1,6 @@
 """benchmarks/collect_results.py: the tables of docs/results.md, from run directories."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,16 +9,10 @@ import yaml
 
 from lrdgraph.config import resolve_config
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def collect():
-    spec = importlib.util.spec_from_file_location("collect_results",
-                                                  ROOT / "benchmarks" / "collect_results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def collect(benchmark_script):
+    return benchmark_script("collect_results")
 
 
 def make_run(path: Path, *, lrd: bool, seed: int, dev: list[float], test_ndcg5: float,
