@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lrdgraph.graph.item_graph import load_graph  # noqa: E402
+from lrdgraph.graph.relation_index import RelationIndex  # noqa: E402
 
 
 def cosine_auc(x: torch.Tensor, pos: tuple, neg: tuple) -> float:
@@ -62,20 +63,20 @@ def probe_data(data, pairs: int, seed: int) -> Dict[str, float]:
     a, b = rng.integers(0, n, pairs), rng.integers(0, n, pairs)
     keep = a != b
     a, b = a[keep], b[keep]
-    for et in data.edge_types:
-        src, rel, dst = et
-        ei = data[et].edge_index
+    attributes = {}
+    for (src, rel, dst) in data.edge_types:
+        ei = data[src, rel, dst].edge_index.numpy()
         if src == "item" and dst != "item" and rel.startswith("has_"):
-            # item -> attribute value: pairs sharing a value (a multi-valued attribute counts
-            # any shared value)
-            values = torch.zeros(n, int(ei[1].max()) + 1)
-            values[ei[0], ei[1]] = 1
-            share = ((values[a] * values[b]).sum(1) > 0).numpy()
-            if 0 < share.sum() < len(share):
-                out[f"same_{rel[4:]}"] = cosine_auc(x, (a[share], b[share]), (a[~share], b[~share]))
+            attributes[rel[4:]] = (ei[0], ei[1])
         elif src == "item" and dst == "item":
-            h, t = ei[0].numpy(), ei[1].numpy()
-            out[rel] = cosine_auc(x, (h, t), matched_random(h, t, rng))
+            out[rel] = cosine_auc(x, (ei[0], ei[1]), matched_random(ei[0], ei[1], rng))
+    # "same <attribute>" as the models see it (any shared value of a multi-valued attribute)
+    index = RelationIndex(n, {}, attributes)
+    shared = index(torch.as_tensor(a)[:, None], torch.as_tensor(b)[:, None])[:, 0, 0].numpy()
+    for r, name in enumerate(index.attribute_names):
+        share = shared[:, r]
+        if 0 < share.sum() < len(share):
+            out[f"same_{name}"] = cosine_auc(x, (a[share], b[share]), (a[~share], b[~share]))
     inter = data["user", "interacts", "item"]
     train = inter.split == 0
     u, i, t = (inter.edge_index[0][train].numpy(), inter.edge_index[1][train].numpy(),
