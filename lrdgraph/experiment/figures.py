@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 from .spec import ExperimentSpec, scalar_text, sweep_name
 from .stats import SeedStats, mean_std
@@ -70,14 +71,22 @@ def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: P
 
 def plot_sensitivity(spec: ExperimentSpec, stats: SeedStats, key: str, protocol: str,
                       path: Path) -> Path:
-    """Figure 6: per data set and metric, each model's metric against the swept value."""
+    """Figure 6: per data set and metric, each model's metric against the swept value.
+
+    A point is the mean ± std over the seeds that finished it. While a sweep is incomplete its
+    points can rest on different seeds, and the seed-to-seed spread can exceed the effect of
+    the swept value; so each seed also gets a thin line of its own (the paired view: compare
+    along one seed), and where the number of seeds differs between points, each point says
+    its n."""
     values = spec.sensitivity[key]
     fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
     for i, d in enumerate(spec.datasets):
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
             for mi, m in enumerate(spec.models):
-                xs, ys, es = [], [], []
+                colour = _COLOURS[mi % len(_COLOURS)]
+                xs, ys, es, ns = [], [], [], []
+                by_seed: Dict[int, Tuple[List[int], List[float]]] = {}
                 for x, val in enumerate(values):
                     vals = stats.get(d, m, sweep_name(key, val), protocol, metric)
                     if vals:
@@ -85,10 +94,24 @@ def plot_sensitivity(spec: ExperimentSpec, stats: SeedStats, key: str, protocol:
                         xs.append(x)
                         ys.append(mean)
                         es.append(0.0 if math.isnan(std) else std)
+                        ns.append(len(vals))
+                        for seed, v in vals.items():
+                            by_seed.setdefault(seed, ([], []))
+                            by_seed[seed][0].append(x)
+                            by_seed[seed][1].append(v)
+                if len(by_seed) > 1:  # one seed alone is the mean line itself
+                    for seed in sorted(by_seed):
+                        sx, sy = by_seed[seed]
+                        ax.plot(sx, sy, color=colour, alpha=0.3, linewidth=0.8, marker=".",
+                                markersize=3, gid=f"seed {seed}")
                 if xs:
-                    ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m,
-                                color=_COLOURS[mi % len(_COLOURS)])
+                    ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m, color=colour)
+                    if len(set(ns)) > 1:
+                        for x, y, n in zip(xs, ys, ns):
+                            ax.annotate(f"n={n}", (x, y), xytext=(4, 4), textcoords="offset points",
+                                        fontsize=6, color=colour)
             ax.set_xticks(range(len(values)), [scalar_text(v) for v in values])
+            ax.set_xlim(-0.5, len(values) - 0.5)  # every swept value, finished or not
             ax.set_xlabel(key)
             ax.set_ylabel(metric)
             ax.set_title(f"{d}: {metric}")
@@ -98,5 +121,6 @@ def plot_sensitivity(spec: ExperimentSpec, stats: SeedStats, key: str, protocol:
     axes[0][-1].legend(handles=[Line2D([], [], color=_COLOURS[mi % len(_COLOURS)], marker="o",
                                        label=m) for mi, m in enumerate(spec.models)],
                        fontsize="small", loc="best")
-    fig.suptitle(f"{spec.name}: sensitivity to {key} ({protocol} protocol; mean ± std over seeds)")
+    fig.suptitle(f"{spec.name}: sensitivity to {key} ({protocol} protocol)\n"
+                 "mean ± std over the n seeds of each point; thin lines: one seed each")
     return _save(fig, path)

@@ -181,3 +181,51 @@ def test_legends_keep_their_colours_when_a_panel_is_empty(tmp_path, monkeypatch)
     assert len(set(colours)) == 2
     assert [(c.get_label(), to_hex(c.lines[0].get_color())) for c in figs[1].axes[-1].containers
             ] == list(zip(["M1", "M2"], colours))
+
+
+def test_sensitivity_draws_each_seed_and_says_n_where_it_varies(tmp_path, monkeypatch):
+    """A sweep whose points rest on different seeds: every seed gets a thin line through exactly
+    the points it finished, with its values, and each point of the mean line names its n."""
+    import lrdgraph.experiment as ex
+    import lrdgraph.experiment.figures as figures
+
+    spec = ex.load_spec({"name": "sweep", "datasets": {"A": str(tmp_path / "a")},
+                         "models": {"M": "gru4rec"}, "seeds": [1, 2, 3],
+                         "sensitivity": {"train.lr": [0.001, 0.01, 0.1]},
+                         "report": {"protocols": ["sampled"], "metrics": ["NDCG@5"],
+                                    "plot_metrics": ["NDCG@5"]}})
+    have = {"train.lr=0.001": {1: 0.30, 2: 0.34, 3: 0.32}, "train.lr=0.01": {1: 0.40},
+            "train.lr=0.1": {1: 0.20, 3: 0.26}}
+    rows = [{"status": "done", "dataset": "A", "model": "M", "variant": v, "protocol": "sampled",
+             "seed": s, "NDCG@5": val} for v, by in have.items() for s, val in by.items()]
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    figures.plot_sensitivity(spec, ex.SeedStats(rows), "train.lr", "sampled", tmp_path / "s.png")
+    (ax,) = figs[0].axes
+    seeds = {ln.get_gid(): (list(ln.get_xdata()), [round(y, 6) for y in ln.get_ydata()])
+             for ln in ax.get_lines() if ln.get_gid()}
+    assert seeds == {"seed 1": ([0, 1, 2], [0.30, 0.40, 0.20]), "seed 2": ([0], [0.34]),
+                     "seed 3": ([0, 2], [0.32, 0.26])}
+    (container,) = ax.containers
+    mean_line = container.lines[0]
+    assert [round(y, 6) for y in mean_line.get_ydata()] == [0.32, 0.40, 0.23]
+    assert [t.get_text() for t in ax.texts] == ["n=3", "n=1", "n=2"]
+
+
+def test_sensitivity_says_no_n_when_every_point_has_the_same_seeds(tmp_path, monkeypatch):
+    import lrdgraph.experiment as ex
+    import lrdgraph.experiment.figures as figures
+
+    spec = ex.load_spec({"name": "sweep", "datasets": {"A": str(tmp_path / "a")},
+                         "models": {"M": "gru4rec"}, "seeds": [1],
+                         "sensitivity": {"train.lr": [0.001, 0.01]},
+                         "report": {"protocols": ["sampled"], "metrics": ["NDCG@5"],
+                                    "plot_metrics": ["NDCG@5"]}})
+    rows = [{"status": "done", "dataset": "A", "model": "M", "variant": v, "protocol": "sampled",
+             "seed": 1, "NDCG@5": 0.3} for v in ("train.lr=0.001", "train.lr=0.01")]
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    figures.plot_sensitivity(spec, ex.SeedStats(rows), "train.lr", "sampled", tmp_path / "s.png")
+    (ax,) = figs[0].axes
+    assert not ax.texts  # one seed everywhere: no n labels
+    assert not [ln for ln in ax.get_lines() if ln.get_gid()]  # and no per-seed lines
