@@ -96,9 +96,9 @@ def plot_sensitivity(spec: ExperimentSpec, stats: SeedStats, key: str, protocol:
                         es.append(0.0 if math.isnan(std) else std)
                         ns.append(len(vals))
                         for seed, v in vals.items():
-                            by_seed.setdefault(seed, ([], []))
-                            by_seed[seed][0].append(x)
-                            by_seed[seed][1].append(v)
+                            seed_xs, seed_ys = by_seed.setdefault(seed, ([], []))
+                            seed_xs.append(x)
+                            seed_ys.append(v)
                 if len(by_seed) > 1:  # one seed alone is the mean line itself
                     for seed in sorted(by_seed):
                         sx, sy = by_seed[seed]
