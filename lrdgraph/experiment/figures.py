@@ -30,7 +30,12 @@ _COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#
 
 
 def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: Path) -> Path:
-    """Figure 2: per data set and metric, bars of each model under each ablation variant."""
+    """Figure 2: per data set and metric, bars of each model under each ablation variant.
+
+    A bar is the mean over the seeds that finished it, with the std as an error bar where
+    there are two or more. While the grid is incomplete the bars of one panel can rest on
+    different seeds, so each seed's value is also drawn as a dot on its bar, and where the
+    seed counts of a panel's bars differ, each bar says its n."""
     models, variants = list(spec.models), list(spec.ablation)
     fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
     width = 0.8 / max(len(variants), 1)
@@ -38,17 +43,32 @@ def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: P
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
             lo = []
+            bars = []  # (x, mean, std or nan, {seed: value}) of every bar of the panel
             for k, v in enumerate(variants):
-                xs, ys, es = [], [], []
+                xs, ys = [], []
                 for x, m in enumerate(models):
                     vals = stats.get(d, m, v, protocol, metric)
                     if vals:
                         mean, std = mean_std(list(vals.values()))
                         xs.append(x + (k - (len(variants) - 1) / 2) * width)
                         ys.append(mean)
-                        es.append(0.0 if math.isnan(std) else std)
-                        lo.append(mean - es[-1])
-                ax.bar(xs, ys, width, yerr=es, capsize=2, label=v, color=_COLOURS[k % len(_COLOURS)])
+                        bars.append((xs[-1], mean, std, vals))
+                        lo.append(min([mean - (0.0 if math.isnan(std) else std), *vals.values()]))
+                ax.bar(xs, ys, width, label=v, color=_COLOURS[k % len(_COLOURS)])
+            spread = [(x, y, e) for x, y, e, _ in bars if not math.isnan(e)]
+            if spread:  # no error bar on a single seed: its spread is unknown, not zero
+                ax.errorbar([b[0] for b in spread], [b[1] for b in spread],
+                            yerr=[b[2] for b in spread], fmt="none", ecolor="black", capsize=2)
+            if len({len(vals) for *_, vals in bars}) > 1:
+                for x, y, e, vals in bars:
+                    top = max(y + (0.0 if math.isnan(e) else e), *vals.values())
+                    ax.annotate(f"n={len(vals)}", (x, top),
+                                xytext=(0, 2), textcoords="offset points", ha="center",
+                                fontsize=6)
+            for x, _, _, vals in bars:  # beside the error bar, not on it
+                for seed, val in vals.items():
+                    ax.plot([x + width / 4], [val], linestyle="none", marker=".", markersize=3,
+                            color="0.15", alpha=0.6, gid=f"seed {seed}")
             ax.set_xticks(range(len(models)), models)
             ax.set_title(f"{d}: {metric}")
             ax.set_ylabel(metric)
@@ -65,7 +85,8 @@ def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: P
 
     axes[0][-1].legend(handles=[Patch(color=_COLOURS[k % len(_COLOURS)], label=v)
                                 for k, v in enumerate(variants)], fontsize="small", loc="best")
-    fig.suptitle(f"{spec.name}: ablation ({protocol} protocol; mean ± std over seeds)")
+    fig.suptitle(f"{spec.name}: ablation ({protocol} protocol)\n"
+                 "bars: mean ± std over the n seeds of each bar; dots: one seed each")
     return _save(fig, path)
 
 

@@ -229,3 +229,58 @@ def test_sensitivity_says_no_n_when_every_point_has_the_same_seeds(tmp_path, mon
     (ax,) = figs[0].axes
     assert not ax.texts  # one seed everywhere: no n labels
     assert not [ln for ln in ax.get_lines() if ln.get_gid()]  # and no per-seed lines
+
+
+def test_ablation_draws_each_seed_says_n_and_no_error_bar_for_one_seed(tmp_path, monkeypatch):
+    """Bars over different seed counts: a dot per seed on its bar, an n label on every bar,
+    and error bars only where two or more seeds give a spread."""
+    import lrdgraph.experiment as ex
+    import lrdgraph.experiment.figures as figures
+    from matplotlib.container import ErrorbarContainer
+
+    spec = ex.load_spec({"name": "abl", "datasets": {"A": str(tmp_path / "a")},
+                         "models": {"M": "gru4rec"}, "seeds": [1, 2, 3],
+                         "variants": {"v1": [], "v2": ["model.hidden_size=8"]},
+                         "ablation": {"variants": ["v1", "v2"]},
+                         "report": {"protocols": ["sampled"], "metrics": ["NDCG@5"],
+                                    "plot_metrics": ["NDCG@5"]}})
+    have = {"v1": {1: 0.30, 2: 0.34, 3: 0.32}, "v2": {2: 0.40}}
+    rows = [{"status": "done", "dataset": "A", "model": "M", "variant": v, "protocol": "sampled",
+             "seed": s, "NDCG@5": val} for v, by in have.items() for s, val in by.items()]
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    figures.plot_ablation(spec, ex.SeedStats(rows), "sampled", tmp_path / "a.png")
+    (ax,) = figs[0].axes
+    bar_x = [round(p.get_x() + p.get_width() / 2, 6) for p in ax.patches]
+    assert [round(p.get_height(), 6) for p in ax.patches] == [0.32, 0.40]
+    dots = sorted((ln.get_gid(), round(float(ln.get_xdata()[0]), 6), round(float(ln.get_ydata()[0]), 6))
+                  for ln in ax.get_lines() if ln.get_gid())
+    off = round(ax.patches[0].get_width() / 4, 6)  # beside the error bar
+    assert dots == [("seed 1", round(bar_x[0] + off, 6), 0.30), ("seed 2", round(bar_x[0] + off, 6), 0.34),
+                    ("seed 2", round(bar_x[1] + off, 6), 0.40), ("seed 3", round(bar_x[0] + off, 6), 0.32)]
+    assert [t.get_text() for t in ax.texts] == ["n=3", "n=1"]
+    (err,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    (segments,) = [c.get_segments() for c in err.lines[2]]
+    assert len(segments) == 1  # the three-seed bar only
+    (lo, hi) = segments[0][:, 1]
+    assert round(lo, 6) == 0.30 and round(hi, 6) == 0.34  # mean 0.32 ± std 0.02
+
+
+def test_ablation_says_no_n_when_every_bar_has_the_same_seeds(tmp_path, monkeypatch):
+    import lrdgraph.experiment as ex
+    import lrdgraph.experiment.figures as figures
+
+    spec = ex.load_spec({"name": "abl", "datasets": {"A": str(tmp_path / "a")},
+                         "models": {"M": "gru4rec"}, "seeds": [1, 2],
+                         "variants": {"v1": [], "v2": ["model.hidden_size=8"]},
+                         "ablation": {"variants": ["v1", "v2"]},
+                         "report": {"protocols": ["sampled"], "metrics": ["NDCG@5"],
+                                    "plot_metrics": ["NDCG@5"]}})
+    rows = [{"status": "done", "dataset": "A", "model": "M", "variant": v, "protocol": "sampled",
+             "seed": s, "NDCG@5": 0.3 + 0.01 * s} for v in ("v1", "v2") for s in (1, 2)]
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    figures.plot_ablation(spec, ex.SeedStats(rows), "sampled", tmp_path / "a.png")
+    (ax,) = figs[0].axes
+    assert not ax.texts
+    assert len([ln for ln in ax.get_lines() if ln.get_gid()]) == 4
