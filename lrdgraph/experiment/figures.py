@@ -34,7 +34,7 @@ def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: P
 
     A bar is the mean over the seeds that finished it, with the std as an error bar where
     there are two or more. While the grid is incomplete the bars of one panel can rest on
-    different seeds, so each seed's value is also drawn as a dot on its bar, and where the
+    different seeds, so each seed's value is also drawn as a dot beside its bar, and where the
     seed counts of a panel's bars differ, each bar says its n."""
     models, variants = list(spec.models), list(spec.ablation)
     fig, axes = _figure(len(spec.datasets), len(spec.plot_metrics))
