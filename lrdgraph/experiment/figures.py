@@ -43,29 +43,28 @@ def plot_ablation(spec: ExperimentSpec, stats: SeedStats, protocol: str, path: P
         for j, metric in enumerate(spec.plot_metrics):
             ax = axes[i][j]
             lo = []
-            bars = []  # (x, mean, std or nan, {seed: value}) of every bar of the panel
+            bars = []  # (x, mean, std or nan, top of its error bar and dots, {seed: value})
             for k, v in enumerate(variants):
                 xs, ys = [], []
                 for x, m in enumerate(models):
                     vals = stats.get(d, m, v, protocol, metric)
                     if vals:
                         mean, std = mean_std(list(vals.values()))
+                        half = 0.0 if math.isnan(std) else std
                         xs.append(x + (k - (len(variants) - 1) / 2) * width)
                         ys.append(mean)
-                        bars.append((xs[-1], mean, std, vals))
-                        lo.append(min([mean - (0.0 if math.isnan(std) else std), *vals.values()]))
+                        bars.append((xs[-1], mean, std, max(mean + half, *vals.values()), vals))
+                        lo.append(min(mean - half, *vals.values()))
                 ax.bar(xs, ys, width, label=v, color=_COLOURS[k % len(_COLOURS)])
-            spread = [(x, y, e) for x, y, e, _ in bars if not math.isnan(e)]
+            spread = [(x, y, e) for x, y, e, _, _ in bars if not math.isnan(e)]
             if spread:  # no error bar on a single seed: its spread is unknown, not zero
-                ax.errorbar([b[0] for b in spread], [b[1] for b in spread],
-                            yerr=[b[2] for b in spread], fmt="none", ecolor="black", capsize=2)
+                sx, sy, se = zip(*spread)
+                ax.errorbar(sx, sy, yerr=se, fmt="none", ecolor="black", capsize=2)
             if len({len(vals) for *_, vals in bars}) > 1:
-                for x, y, e, vals in bars:
-                    top = max(y + (0.0 if math.isnan(e) else e), *vals.values())
-                    ax.annotate(f"n={len(vals)}", (x, top),
-                                xytext=(0, 2), textcoords="offset points", ha="center",
-                                fontsize=6)
-            for x, _, _, vals in bars:  # beside the error bar, not on it
+                for x, _, _, top, vals in bars:
+                    ax.annotate(f"n={len(vals)}", (x, top), xytext=(0, 2),
+                                textcoords="offset points", ha="center", fontsize=6)
+            for x, _, _, _, vals in bars:  # beside the error bar, not on it
                 for seed, val in vals.items():
                     ax.plot([x + width / 4], [val], linestyle="none", marker=".", markersize=3,
                             color="0.15", alpha=0.6, gid=f"seed {seed}")

@@ -232,7 +232,7 @@ def test_sensitivity_says_no_n_when_every_point_has_the_same_seeds(tmp_path, mon
 
 
 def test_ablation_draws_each_seed_says_n_and_no_error_bar_for_one_seed(tmp_path, monkeypatch):
-    """Bars over different seed counts: a dot per seed on its bar, an n label on every bar,
+    """Bars over different seed counts: a dot per seed beside its bar, an n label on every bar,
     and error bars only where two or more seeds give a spread."""
     import lrdgraph.experiment as ex
     import lrdgraph.experiment.figures as figures
