@@ -120,7 +120,9 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
     jobs). ``report_only`` trains nothing and rewrites the report from the finished cells.
     While cells train, each finished epoch of each is logged, read from its ``metrics.jsonl``
     every ``progress_every`` seconds (:class:`~.progress.EpochWatcher`; 0: only at the end
-    of each cell). Returns ``{"cells", "states", "outcomes", "files"}``; raises
+    of each cell). The report is rewritten after each finished cell as well as at the end, so
+    a grid stopped before its end leaves tables of every cell finished by then. Returns
+    ``{"cells", "states", "outcomes", "files"}``; raises
     :class:`ExperimentFailed` after writing the report if a cell failed.
     """
     spec = spec if isinstance(spec, ExperimentSpec) else load_spec(spec, extra_set=extra_set)
@@ -164,8 +166,17 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
             log(f"{spec.name}: {len(cells)} cells, {done} finished{taken_msg}, "
                 f"{sum(states[c.name] == 'partial' for c in todo)} to resume, "
                 f"{sum(states[c.name] == 'new' for c in todo)} new{skipped}; {jobs} job(s)")
+
+            def interim_report() -> None:
+                # after each finished cell, so that a long grid's tables are never older than
+                # its last finished cell, even when the grid is stopped before its end
+                try:
+                    write_report(spec, cells, out, merged)
+                except Exception as exc:  # the final report below raises it again
+                    log(f"report not updated: {type(exc).__name__}: {exc}")
+
             outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log,
-                                  progress_every=progress_every)
+                                  progress_every=progress_every, after_cell=interim_report)
         files = write_report(spec, cells, out, merged)
     failed = [o for o in outcomes if o["status"] == "failed"]
     result = {"cells": cells, "states": states, "outcomes": outcomes, "files": files}
@@ -206,8 +217,8 @@ def grid_status(spec: ExperimentSpec, out: str | Path, *, models: Sequence[str] 
 
 
 def _run_cells(todo: Sequence[Cell], out: Path, *, jobs: int, threads: Optional[int],
-               log: Callable[[str], None], progress_every: float = 5.0
-               ) -> List[Dict[str, Any]]:
+               log: Callable[[str], None], progress_every: float = 5.0,
+               after_cell: Callable[[], Any] = lambda: None) -> List[Dict[str, Any]]:
     jobs_ = [{"name": c.name, "run_dir": str(out / "runs" / c.name),
               "log": str(out / "logs" / f"{c.name}.log"), "graph": str(c.graph),
               "config": c.config} for c in todo]
@@ -215,12 +226,13 @@ def _run_cells(todo: Sequence[Cell], out: Path, *, jobs: int, threads: Optional[
                            j["config"]["eval"]["dev_protocol"]) for j in jobs_],
                          log=log, every=progress_every)
     with watch:
-        return _train_jobs(jobs_, jobs=jobs, threads=threads, log=log, before_report=watch.poll)
+        return _train_jobs(jobs_, jobs=jobs, threads=threads, log=log, before_report=watch.poll,
+                           after_report=after_cell)
 
 
 def _train_jobs(jobs_: Sequence[Dict[str, Any]], *, jobs: int, threads: Optional[int],
-                log: Callable[[str], None], before_report: Callable[[], Any]
-                ) -> List[Dict[str, Any]]:
+                log: Callable[[str], None], before_report: Callable[[], Any],
+                after_report: Callable[[], Any] = lambda: None) -> List[Dict[str, Any]]:
     outcomes: List[Dict[str, Any]] = []
 
     def report(o: Dict[str, Any]) -> None:
@@ -233,6 +245,8 @@ def _train_jobs(jobs_: Sequence[Dict[str, Any]], *, jobs: int, threads: Optional
             scores = "  ".join(f"{p} {o['metric']}={v:.4f}" for p, v in o.get("score", {}).items()
                                if v is not None)
             log(f"[{k}/{len(jobs_)}] {o['name']}: {o['how']} in {o.get('seconds', 0)}s  {scores}")
+        if k < len(jobs_):  # the last one is followed by the final report
+            after_report()
 
     if jobs <= 1 or len(jobs_) <= 1:
         if threads:

@@ -750,3 +750,27 @@ def test_versus_must_name_another_variant(demo_graph_dir, tmp_path):
     with pytest.raises(ConfigError, match="needs a second variant"):
         run_experiment(tiny_spec(demo_graph_dir, report={"versus": "default"}), tmp_path / "o",
                        log=quiet)
+
+
+def test_report_is_rewritten_after_each_cell(demo_graph_dir, tmp_path, monkeypatch):
+    """A grid stopped in its second cell leaves results.csv and tables of its first."""
+    from lrdgraph.experiment import run_experiment
+    import lrdgraph.train.trainer as trainer
+
+    real = trainer.train
+
+    def stop_in_seed_2(graph, cfg, out, **kw):
+        if cfg["train"]["seed"] == 2:
+            raise KeyboardInterrupt
+        return real(graph, cfg, out, **kw)
+
+    monkeypatch.setattr(trainer, "train", stop_in_seed_2)
+    out = tmp_path / "out"
+    spec = tiny_spec(demo_graph_dir, models={"GRU4Rec": "gru4rec"})
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(spec, out, log=quiet)
+    rows = read_csv(out / "results.csv")
+    assert {(r["seed"], r["status"]) for r in rows} == {("1", "done"), ("2", "missing")}
+    done = [r for r in rows if r["status"] == "done" and r["protocol"] == "sampled"]
+    table = (out / "table_sampled.md").read_text()
+    assert f"{float(done[0]['NDCG@5']):.4f}" in table and "(n=1)" in table
