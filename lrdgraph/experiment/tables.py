@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .results import DEV
 from .spec import LRD_SUFFIX, ExperimentSpec
-from .stats import SeedStats, mean_std, one_sample_t_test, paired_improvement
+from .stats import STALL_DROP, SeedStats, mean_std, one_sample_t_test, paired_improvement
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -115,7 +115,22 @@ def table_markdown(spec: ExperimentSpec, stats: SeedStats, protocol: str) -> str
             shown = sets and v not in spec.sweep_variants()
             lines += [f"## Variant `{v}`" + (f" ({', '.join(sets)})" if shown else ""), ""]
         lines += format_table(spec, stats, protocol, v) + [""]
+        lines += stalled_notes(spec, stats, v)
     return "\n".join(lines)
+
+
+def stalled_notes(spec: ExperimentSpec, stats: SeedStats, variant: str) -> List[str]:
+    """Markdown lines under one variant's table naming its stalled seeds
+    (:meth:`SeedStats.stalled`), in the spec's data set and model order; none when there are
+    none."""
+    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in spec.datasets for m in spec.models)}
+    found = sorted((r for r in stats.stalled() if r["variant"] == variant),
+                   key=lambda r: (order.get((r["dataset"], r["model"]), len(order)), r["seed"]))
+    return [f"Stalled: {r['dataset']} {r['model']} seed {r['seed']}: dev {r['metric']} "
+            f"{r['value']:.4f}, {r['under'] * 100:.0f} % under the median of its row's other "
+            f"seeds ({r['median_others']:.4f}; a stall is more than {STALL_DROP * 100:.0f} % "
+            f"under). It stays in the means above." for r in found] + \
+        ([""] if found else [])
 
 
 def _number(value: Any) -> Optional[float]:

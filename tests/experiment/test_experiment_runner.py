@@ -774,3 +774,34 @@ def test_report_is_rewritten_after_each_cell(demo_graph_dir, tmp_path, monkeypat
     done = [r for r in rows if r["status"] == "done" and r["protocol"] == "sampled"]
     table = (out / "table_sampled.md").read_text()
     assert f"{float(done[0]['NDCG@5']):.4f}" in table and "(n=1)" in table
+
+
+def test_a_stalled_seed_is_named_in_the_tables_and_the_log(finished, demo_graph_dir, tmp_path):
+    """A seed whose dev NDCG@5 is far under its row's other seeds is logged as stalled and
+    named under each table; it stays in the means."""
+    from lrdgraph.experiment import run_experiment
+
+    out, _ = finished
+    spec = tiny_spec(demo_graph_dir, seeds=[1, 2, 3])
+    run_experiment(spec, tmp_path / "three", merge=[out / "results.csv"], log=quiet)
+
+    def stall_seed_3(rows):
+        for r in rows:
+            if r["protocol"] == "dev":  # KDA seed 3 at a quarter of the others' 0.4
+                r["NDCG@5"] = "0.1" if (r["model"], r["seed"]) == ("KDA", "3") else "0.4"
+
+    edited = _rewrite(tmp_path / "three" / "results.csv", tmp_path / "edited.csv", stall_seed_3)
+    messages = []
+    run_experiment(spec, tmp_path / "o", report_only=True, merge=[edited], log=messages.append)
+    warnings = [m for m in messages if m.startswith("warning:")]
+    assert warnings == ["warning: demo KDA default seed 3 stalled: dev NDCG@5 0.1000, 75 % under "
+                        "the median of its row's other seeds (0.4000); it stays in the tables"]
+    for p in ("sampled", "full", "dev"):
+        text = (tmp_path / "o" / f"table_{p}.md").read_text()
+        assert "Stalled: demo KDA seed 3: dev NDCG@5 0.1000, 75 % under" in text
+        assert text.count("Stalled:") == 1
+    _, body = parse_table((tmp_path / "o" / "table_dev.md").read_text())
+    kda = next(r for r in body if r[0] == "KDA")
+    assert kda[3].startswith("0.3000 ± ")  # NDCG@5 column: (0.4 + 0.4 + 0.1) / 3, seed 3 kept
+    # the grid of the fixture (no stalled seed) names none
+    assert "Stalled:" not in (out / "table_sampled.md").read_text()

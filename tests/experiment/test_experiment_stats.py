@@ -38,3 +38,39 @@ def test_no_p_value_without_variance_or_pairs(a, b):
 def test_no_shared_seed():
     rel, p, ma, mb, n = paired_improvement({1: 0.5}, {2: 0.4})
     assert n == 0 and all(math.isnan(x) for x in (rel, p, ma, mb))
+
+
+def test_far_under_by_hand():
+    from lrdgraph.experiment.stats import far_under
+
+    # seed 3: the median of the others (0.35, 0.36, 0.37) is 0.36; 0.18 < 0.75 * 0.36 = 0.27
+    row = {1: 0.36, 2: 0.35, 3: 0.18, 4: 0.37}
+    assert far_under(row, 0.25) == [(3, 0.18, pytest.approx(0.36))]
+    # a spread over seeds (12 % under the others' median 0.3426) is not a stall
+    assert far_under({1: 0.3426, 2: 0.3400, 3: 0.3015, 4: 0.3500}, 0.25) == []
+    # even number of others: median of 0.30 and 0.40 is 0.35; 0.26 < 0.2625, 0.27 is not
+    assert far_under({1: 0.30, 2: 0.40, 3: 0.26}, 0.25) == [(3, 0.26, pytest.approx(0.35))]
+    assert far_under({1: 0.30, 2: 0.40, 3: 0.27}, 0.25) == []
+    # two seeds: neither can be told to be the odd one
+    assert far_under({1: 0.36, 2: 0.10}, 0.25) == []
+
+
+def test_stalled_reads_dev_rows_only():
+    """A seed far under its row on dev is a stall; the same drop on test alone is not looked
+    at (the check never reads the test split), nor is a row of two seeds."""
+    from lrdgraph.experiment import SeedStats
+
+    def row(model, seed, protocol, value):
+        return {"status": "done", "dataset": "D", "model": model, "variant": "default",
+                "protocol": protocol, "seed": seed, "NDCG@5": value}
+
+    rows = [row("M", s, "dev", v) for s, v in ((1, 0.36), (2, 0.35), (3, 0.18), (4, 0.37))]
+    rows += [row("M", s, "sampled", v) for s, v in ((1, 0.30), (2, 0.10), (3, 0.12), (4, 0.31))]
+    rows += [row("N", s, "dev", v) for s, v in ((1, 0.36), (2, 0.10))]
+    rows.append(dict(row("M", 5, "dev", 0.01), status="partial"))  # unfinished: not counted
+    stalled = SeedStats(rows).stalled()
+    assert len(stalled) == 1
+    r = stalled[0]
+    assert (r["dataset"], r["model"], r["variant"], r["seed"], r["metric"]) == \
+        ("D", "M", "default", 3, "NDCG@5")
+    assert r["median_others"] == pytest.approx(0.36) and r["under"] == pytest.approx(0.5)
