@@ -3,6 +3,7 @@ paired t-test, and the seeds that stalled far under their row."""
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -88,9 +89,7 @@ def far_under(by_seed: Dict[int, float], drop: float = STALL_DROP
         return []
     out = []
     for seed in sorted(by_seed):
-        others = sorted(v for s, v in by_seed.items() if s != seed)
-        k = len(others)
-        median = others[k // 2] if k % 2 else (others[k // 2 - 1] + others[k // 2]) / 2
+        median = statistics.median(v for s, v in by_seed.items() if s != seed)
         if median > 0 and by_seed[seed] < (1.0 - drop) * median:
             out.append((seed, by_seed[seed], median))
     return out

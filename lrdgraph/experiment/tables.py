@@ -126,11 +126,11 @@ def stalled_notes(spec: ExperimentSpec, stats: SeedStats, variant: str) -> List[
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in spec.datasets for m in spec.models)}
     found = sorted((r for r in stats.stalled() if r["variant"] == variant),
                    key=lambda r: (order.get((r["dataset"], r["model"]), len(order)), r["seed"]))
-    return [f"Stalled: {r['dataset']} {r['model']} seed {r['seed']}: dev {r['metric']} "
-            f"{r['value']:.4f}, {r['under'] * 100:.0f} % under the median of its row's other "
-            f"seeds ({r['median_others']:.4f}; a stall is more than {STALL_DROP * 100:.0f} % "
-            f"under). It stays in the means above." for r in found] + \
-        ([""] if found else [])
+    lines = [f"Stalled: {r['dataset']} {r['model']} seed {r['seed']}: dev {r['metric']} "
+             f"{r['value']:.4f}, {r['under'] * 100:.0f} % under the median of its row's other "
+             f"seeds ({r['median_others']:.4f}; a stall is more than {STALL_DROP * 100:.0f} % "
+             f"under). It stays in the means above." for r in found]
+    return lines + [""] if lines else []
 
 
 def _number(value: Any) -> Optional[float]:
