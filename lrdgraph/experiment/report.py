@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from .cells import Cell, safe_part
 from .figures import plot_ablation, plot_sensitivity
@@ -14,10 +14,13 @@ from .tables import (reference_markdown, reference_rows, significance_rows, tabl
 
 
 def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
-                 merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None) -> List[Path]:
+                 merged: Optional[Mapping[str, List[Dict[str, Any]]]] = None,
+                 log: Optional[Callable[[str], None]] = None) -> List[Path]:
     """Write results.csv, summary.csv, significance.csv, the tables and (when the spec has
     them) the ablation and sensitivity CSVs and plots. Returns the files written. ``merged``:
-    rows of other experiments' results (:func:`read_merged_rows`) for cells not finished here."""
+    rows of other experiments' results (:func:`read_merged_rows`) for cells not finished here.
+    ``log``: where to warn of stalled seeds (:meth:`SeedStats.stalled`), once the report is
+    written."""
     from ..io import atomic_write_text
 
     out = Path(out)
@@ -86,4 +89,8 @@ def write_report(spec: ExperimentSpec, cells: Sequence[Cell], out: str | Path,
             for p in spec.protocols:
                 files.append(plot_sensitivity(spec, stats, key, p,
                                                out / f"sensitivity_{safe_part(key).replace('.', '_')}_{p}.png"))
+    for r in stats.stalled() if log else []:
+        log(f"warning: {r['dataset']} {r['model']} {r['variant']} seed {r['seed']} stalled: "
+            f"dev {r['metric']} {r['value']:.4f}, {r['under'] * 100:.0f} % under the median "
+            f"of its row's other seeds ({r['median_others']:.4f}); it stays in the tables")
     return files

@@ -16,9 +16,8 @@ from ..errors import ConfigError, LrdError, OutputError
 from .cells import Cell, cell_states, plan_cells, select_cells
 from .progress import EpochWatcher, best_so_far, read_epochs
 from .report import write_report
-from .results import collect_results, read_merged_rows
+from .results import read_merged_rows
 from .spec import ExperimentSpec, load_spec
-from .stats import SeedStats
 
 
 class ExperimentFailed(LrdError):
@@ -178,11 +177,7 @@ def run_experiment(spec: str | Path | Mapping[str, Any], out: str | Path, *, job
 
             outcomes = _run_cells(todo, out, jobs=jobs, threads=threads, log=log,
                                   progress_every=progress_every, after_cell=interim_report)
-        files = write_report(spec, cells, out, merged)
-        for r in SeedStats(collect_results(cells, out, merged)).stalled():
-            log(f"warning: {r['dataset']} {r['model']} {r['variant']} seed {r['seed']} stalled: "
-                f"dev {r['metric']} {r['value']:.4f}, {r['under'] * 100:.0f} % under the median "
-                f"of its row's other seeds ({r['median_others']:.4f}); it stays in the tables")
+        files = write_report(spec, cells, out, merged, log=log)
     failed = [o for o in outcomes if o["status"] == "failed"]
     result = {"cells": cells, "states": states, "outcomes": outcomes, "files": files}
     if failed:

@@ -110,21 +110,23 @@ def table_markdown(spec: ExperimentSpec, stats: SeedStats, protocol: str) -> str
              "two-sided paired t-test over those seeds (scipy.stats.ttest_rel); ‡ p ≤ 0.01, "
              "† p ≤ 0.05 on the improved row. –: no finished cell.", ""]
     many = len(spec.variants) > 1
+    stalled = stats.stalled()
     for v, sets in spec.variants.items():
         if many:
             shown = sets and v not in spec.sweep_variants()
             lines += [f"## Variant `{v}`" + (f" ({', '.join(sets)})" if shown else ""), ""]
         lines += format_table(spec, stats, protocol, v) + [""]
-        lines += stalled_notes(spec, stats, v)
+        lines += stalled_notes(spec, stalled, v)
     return "\n".join(lines)
 
 
-def stalled_notes(spec: ExperimentSpec, stats: SeedStats, variant: str) -> List[str]:
-    """Markdown lines under one variant's table naming its stalled seeds
-    (:meth:`SeedStats.stalled`), in the spec's data set and model order; none when there are
+def stalled_notes(spec: ExperimentSpec, stalled: Sequence[Dict[str, Any]], variant: str
+                  ) -> List[str]:
+    """Markdown lines under one variant's table naming its stalled seeds (``stalled``: rows of
+    :meth:`SeedStats.stalled`), in the spec's data set and model order; none when there are
     none."""
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in spec.datasets for m in spec.models)}
-    found = sorted((r for r in stats.stalled() if r["variant"] == variant),
+    found = sorted((r for r in stalled if r["variant"] == variant),
                    key=lambda r: (order.get((r["dataset"], r["model"]), len(order)), r["seed"]))
     lines = [f"Stalled: {r['dataset']} {r['model']} seed {r['seed']}: dev {r['metric']} "
              f"{r['value']:.4f}, {r['under'] * 100:.0f} % under the median of its row's other "
