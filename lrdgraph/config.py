@@ -188,6 +188,8 @@ def validate_config(cfg: Dict[str, Any]) -> None:
     for k in ("batch_size", "epochs", "history", "num_neg"):
         check(isinstance(t[k], int) and t[k] > 0, f"train.{k}", "must be a positive integer")
     check(isinstance(t["patience"], int) and t["patience"] >= 0, "train.patience", "must be an integer >= 0")
+    check(isinstance(t.get("aux_warmup", 0), int) and t.get("aux_warmup", 0) >= 0, "train.aux_warmup",
+          "must be an integer >= 0 (0: no warm-up)")
     check(t["device"] in ("cpu", "cuda", "auto"), "train.device", "must be cpu, cuda or auto")
     check(t.get("precision", "fp32") in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16")
     check(isinstance(t.get("compile", False), bool), "train.compile", "must be true or false")

@@ -64,6 +64,8 @@ def test_unknown_key_suggests_the_close_one():
     ("model.pooling=mean", r"'model\.pooling' must be average, max or attention \(got 'mean'\)"),
     ("eval.metric=MRR", r"'eval\.metric' must look like NDCG@5 or HR@10 \(got 'MRR'\)"),
     ("kge.gamma=-1", r"'kge\.gamma' must be 'auto' or a number >= 0 \(got -1\)"),
+    ("train.aux_warmup=-2", r"'train\.aux_warmup' must be an integer >= 0 \(0: no warm-up\) \(got -2\)"),
+    ("train.aux_warmup=1.5", r"'train\.aux_warmup' must be an integer >= 0 \(0: no warm-up\) \(got 1\.5\)"),
 ])
 def test_invalid_values_name_the_key_and_the_value(assignment, needle):
     with pytest.raises(ConfigError, match=needle):

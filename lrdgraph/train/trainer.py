@@ -207,6 +207,7 @@ class Trainer:
         bs = int(t["batch_size"])
         sums: Dict[str, float] = {}
         steps = 0
+        aux = self.aux_scale()
         batches = range(0, n, bs)
         it = progress_bar(batches, desc=f"epoch {self.epoch + 1}", enabled=self.progress,
                           leave=False)
@@ -228,9 +229,9 @@ class Trainer:
             losses = self.loss_module(b, kg is not None)
             total = losses["rec"]
             if "kge" in losses:
-                total = total + self.gamma * losses["kge"]
+                total = total + aux * self.gamma * losses["kge"]
             if "lrd" in losses:
-                total = total + self.lam * losses["lrd"]
+                total = total + aux * self.lam * losses["lrd"]
             bad = next((f"the {k} loss became {v.item()}" for k, v in losses.items()
                         if not torch.isfinite(v)), None)
             # every process agrees before any of them stops, or the others would wait forever
@@ -256,6 +257,13 @@ class Trainer:
             steps += 1
         return {k: v / max(steps, 1) for k, v in sums.items()}
 
+    def aux_scale(self) -> float:
+        """Factor on γ and λ (Eq. 16) in the coming epoch: ``train.aux_warmup = N`` ramps it
+        linearly, ``e / N`` in epoch ``e + 1`` (0 in the first epoch, 1 from epoch ``N + 1`` on).
+        Ours: the paper and the reference keep both weights constant (``N = 0``, always 1)."""
+        n = int(self.cfg["train"].get("aux_warmup", 0) or 0)
+        return min(1.0, self.epoch / n) if n > 0 else 1.0
+
     # ------------------------------------------------------------------ loop
     def fit(self) -> Dict[str, Any]:
         t, ev = self.cfg["train"], self.cfg["eval"]
@@ -264,6 +272,7 @@ class Trainer:
         ckdir.mkdir(parents=True, exist_ok=True)
         while self.epoch < int(t["epochs"]):
             t0 = time.perf_counter()
+            scale = self.aux_scale()
             losses = self.train_epoch()
             t1 = time.perf_counter()
             dev = evaluate(self.model, self.data, "dev", [ev["dev_protocol"]], ev["ks"],
@@ -281,6 +290,8 @@ class Trainer:
             rec = {"epoch": self.epoch, "loss": losses, "dev": {ev["dev_protocol"]: dev},
                    "seconds": {"train": round(t1 - t0, 3), "dev_eval": round(t2 - t1, 3)},
                    "device": str(self.device), "best": improved}
+            if self.cfg["train"].get("aux_warmup"):
+                rec["aux_scale"] = scale
             self.history.append(rec)
             if ddp.is_main():
                 state = self.state()

@@ -392,3 +392,37 @@ def test_configure_cpu_flushes_in_every_worker_thread(order):
         assert nonzero == 0
     else:
         assert nonzero > 0  # the worker thread kept its mode: the order matters
+
+
+def test_aux_warmup_ramps_the_kge_and_lrd_weights(demo_graph_dir, demo_graph, tiny_config, tmp_path):
+    """``train.aux_warmup = 2``: γ and λ count 0 in epoch 1, half in epoch 2, fully from epoch 3;
+    the logged total is the rec loss plus the scaled KGE and LRD losses."""
+    cfg = tiny_config("kda", "train.epochs=3", "train.aux_warmup=2", "eval.protocols=[sampled]")
+    out = tmp_path / "run"
+    train(demo_graph_dir, cfg, out, progress=False, log=quiet)
+    res = json.loads((out / "results.json").read_text())
+    gamma, lam = res["gamma"], res["lambda"]
+    assert gamma > 0 and lam > 0  # both tasks are on in this config
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["aux_scale"] for r in lines] == [0.0, 0.5, 1.0]
+    for r in lines:
+        L = r["loss"]
+        want = L["rec"] + r["aux_scale"] * (gamma * L["kge"] + lam * L["lrd"])
+        assert L["total"] == pytest.approx(want, rel=1e-5)
+    assert lines[0]["loss"]["total"] == pytest.approx(lines[0]["loss"]["rec"], rel=1e-6)
+    # the scale follows the completed epochs, so a resumed run picks it up where it stopped
+    tr = Trainer(demo_graph, cfg, tmp_path / "other", progress=False, log=quiet)
+    assert [tr.aux_scale() for tr.epoch in range(4)] == [0.0, 0.5, 1.0, 1.0]
+    tr.cfg = tiny_config("kda", "train.aux_warmup=0")
+    assert tr.aux_scale() == 1.0  # off: constant weights (the paper)
+
+
+def test_no_warmup_by_default(run_dir):
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    assert cfg["train"]["aux_warmup"] == 0
+    res = json.loads((run_dir / "results.json").read_text())
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        assert "aux_scale" not in r
+        L = r["loss"]
+        assert L["total"] == pytest.approx(L["rec"] + res["gamma"] * L["kge"] + res["lambda"] * L["lrd"], rel=1e-5)
