@@ -57,6 +57,12 @@ TAKEN = [
      "MovieLens__KDA_LRD__default__seed2019"),
     ("encoder_ml100k.yaml", "MovieLens__KDA_LRD__default__seed2022", "paper_ml100k.yaml",
      "MovieLens__KDA_LRD__default__seed2022"),
+    ("warmup_office.yaml", "Office__KDA_LRD__constant__seed2021", "paper_office.yaml",
+     "Office__KDA_LRD__default__seed2021"),
+    ("warmup_ml100k.yaml", "MovieLens__RCF_LRD__constant__seed2020", "paper_ml100k.yaml",
+     "MovieLens__RCF_LRD__default__seed2020"),
+    ("warmup_ml100k.yaml", "MovieLens__KDA_LRD__constant__seed2023", "paper_ml100k.yaml",
+     "MovieLens__KDA_LRD__default__seed2023"),
 ]
 
 
@@ -78,6 +84,8 @@ def test_the_variants_that_are_trained_differ_from_table_3():
     mpnet = cells_of("encoder_ml100k.yaml")["MPNet__KDA_LRD__default__seed2019"]
     assert "graph" in (config_difference(lrd.config, mpnet.config) or "")
     assert config_difference(lrd.config, mpnet.config, ignore_graph=True) is None
+    warm = cells_of("warmup_ml100k.yaml")["MovieLens__KDA_LRD__warmup10__seed2019"]
+    assert "aux_warmup" in (config_difference(lrd.config, warm.config) or "")
 
 
 def test_sweeps_of_small_floats_resolve_to_numbers(tmp_path):
